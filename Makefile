@@ -1,0 +1,44 @@
+# cityhub — developer commands. `make demo` runs the hub; `make test` runs every check.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PORT   ?= 1026
+DATA   ?= ./cityhub-data
+
+.PHONY: setup setup-test demo serve test lint typecheck pytest bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+setup: $(BIN)/python  ## install cityhub into .venv
+	$(BIN)/pip install --quiet -e .
+
+setup-test: $(BIN)/python  ## install cityhub with the test tools
+	$(BIN)/pip install --quiet -e '.[test]'
+
+demo: setup  ## install and start the hub on its embedded SQLite database
+	$(BIN)/cityhub serve --port $(PORT) --data-dir $(DATA)
+
+serve: demo
+
+lint: setup-test  ## ruff lint + format check
+	$(BIN)/ruff check cityhub tests bench
+	$(BIN)/ruff format --check cityhub tests bench
+
+typecheck: setup-test  ## mypy (strict) on the package
+	$(BIN)/mypy
+
+pytest: setup-test  ## the test suite (SQLite and PostgreSQL)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test: lint typecheck pytest  ## everything CI runs
+
+bench: setup-test  ## benchmarks, printed as tables
+	$(BIN)/python bench/run.py
+
+docs: setup  ## regenerate docs/configuration.md from the settings
+	$(BIN)/cityhub settings --markdown > docs/configuration.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""cityhub: open-source smart-city platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from cityhub.cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""create_app(settings): wires storage, change stream, @context loader, services and routes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from cityhub import __version__
+from cityhub.bus import ChangeBus
+from cityhub.errors import (
+    InternalError,
+    InvalidRequest,
+    LdContextNotAvailable,
+    NgsiError,
+    ResourceNotFound,
+)
+from cityhub.ngsild import batch, discovery, routes
+from cityhub.ngsild.context import ContextLoader
+from cityhub.ngsild.http import problem_response
+from cityhub.ngsild.hub import Hub
+from cityhub.ngsild.service import EntityService
+from cityhub.settings import Settings
+from cityhub.storage import storage_for
+
+log = logging.getLogger("cityhub")
+
+
+def _remote_fetcher(settings: Settings) -> Any:
+    async def fetch(url: str) -> Any:
+        if not url.startswith(("http://", "https://")):
+            raise LdContextNotAvailable(f"cannot fetch @context {url}: only http(s) URLs")
+        try:
+            async with httpx.AsyncClient(
+                timeout=settings.context_timeout, follow_redirects=True
+            ) as client, client.stream(
+                "GET", url, headers={"Accept": "application/ld+json, application/json"}
+            ) as resp:
+                if resp.status_code != 200:
+                    raise LdContextNotAvailable(
+                        f"@context {url} answered HTTP {resp.status_code}"
+                    )
+                data = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    data += chunk
+                    if len(data) > settings.context_max_bytes:
+                        raise LdContextNotAvailable(
+                            f"@context {url} is larger than {settings.context_max_bytes} bytes"
+                        )
+        except httpx.HTTPError as err:
+            raise LdContextNotAvailable(f"cannot fetch @context {url}: {err}") from err
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as err:
+            raise LdContextNotAvailable(f"@context {url} is not JSON") from err
+
+    return fetch
+
+
+async def _on_ngsi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NgsiError)
+    return problem_response(exc)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return problem_response(ResourceNotFound(f"no such resource: {request.url.path}"))
+    if exc.status_code == 405:
+        err = InvalidRequest(f"method {request.method} not allowed on {request.url.path}")
+        resp = problem_response(err)
+        resp.status_code = 405
+        # Starlette names only the methods of the first route matching the path; one path has
+        # a route per method here, so gather them all
+        resp.headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        return resp
+    err = InvalidRequest(str(exc.detail))
+    resp = problem_response(err)
+    resp.status_code = exc.status_code
+    return resp
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and isinstance(route, Route) and route.methods:
+            methods |= route.methods
+    return methods
+
+
+async def _on_crash(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(InternalError("internal error; it has been logged"))
+
+
+async def version(request: Request) -> Response:
+    """GET /version: product and version."""
+    return Response(
+        orjson.dumps({"name": "cityhub", "version": __version__}), media_type="application/json"
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The cityhub ASGI application for ``settings``."""
+    storage = storage_for(settings.database_url, settings)
+    bus = ChangeBus()
+
+    async def local_context(url: str) -> Any:
+        marker = "/ngsi-ld/v1/jsonldContexts/"
+        if marker not in url:
+            return None
+        row = await storage.context_get(url.rsplit("/", 1)[-1])
+        return row["body"] if row else None
+
+    contexts = ContextLoader(_remote_fetcher(settings), local=local_context)
+    hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await storage.open()
+        try:
+            yield
+        finally:
+            await storage.close()
+
+    app = Starlette(
+        routes=[
+            *routes.routes,
+            *batch.routes,
+            *discovery.routes,
+            Route("/version", version, methods=["GET"]),
+        ],
+        exception_handlers={
+            NgsiError: _on_ngsi_error,
+            HTTPException: _on_http_error,
+            Exception: _on_crash,
+        },
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    return app

@@ -1,0 +1,216 @@
+"""Pure functions that change a stored entity: the semantics of every NGSI-LD write.
+
+Each returns the new entity and never touches its input; storage runs them inside its atomic
+write, so append/update/merge never race with another writer. Failures raise NgsiError.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityhub.errors import BadRequestData, ResourceNotFound
+from cityhub.ngsild.context import ActiveContext
+from cityhub.ngsild.entity import INSTANCE_MEMBERS, VALUE_MEMBER, Entity, Instance
+from cityhub.ngsild.models import NULL_URI, parse_instance, parse_types, stamp
+
+
+@dataclass(slots=True)
+class AttrReport:
+    """Which attributes an append/update changed (compact names filled in by the caller)."""
+
+    updated: list[str] = field(default_factory=list)
+    not_updated: list[tuple[str, str]] = field(default_factory=list)  # (IRI, reason)
+
+
+def new_entity(parsed: Entity, now: str) -> Entity:
+    """A fully stamped entity from a parsed create body."""
+    entity = copy.deepcopy(parsed)
+    entity["createdAt"] = now
+    entity["modifiedAt"] = now
+    for instances in entity["attrs"].values():
+        stamp(instances, now)
+    return entity
+
+
+def replace_entity(current: Entity, parsed: Entity, now: str) -> Entity:
+    """PUT /entities/{id}: all attributes replaced; id and createdAt kept."""
+    entity = new_entity(parsed, now)
+    entity["id"] = current["id"]
+    entity["createdAt"] = current["createdAt"]
+    entity.setdefault("type", current["type"])
+    if "scope" not in parsed and "scope" in current:
+        entity["scope"] = current["scope"]
+    return entity
+
+
+def _same_dataset(a: Instance, b: Instance) -> bool:
+    return a.get("datasetId") == b.get("datasetId")
+
+
+def upsert_attrs(
+    current: Entity,
+    attrs: dict[str, list[Instance]],
+    now: str,
+    *,
+    overwrite: bool = True,
+    only_existing: bool = False,
+    report: AttrReport | None = None,
+) -> Entity:
+    """Append (add or overwrite) or update (only existing) attribute instances."""
+    entity = copy.deepcopy(current)
+    report = report if report is not None else AttrReport()
+    changed = False
+    for iri, new_instances in attrs.items():
+        existing = entity["attrs"].get(iri)
+        for inst in new_instances:
+            match = next((e for e in existing or [] if _same_dataset(e, inst)), None)
+            if match is None:
+                if only_existing:
+                    report.not_updated.append((iri, _missing_reason(inst, existing)))
+                    continue
+                stamp([inst], now)
+                entity["attrs"].setdefault(iri, []).append(inst)
+                existing = entity["attrs"][iri]
+            elif not overwrite:
+                report.not_updated.append((iri, "attribute exists and noOverwrite was given"))
+                continue
+            else:
+                stamp([inst], now, previous=match)
+                existing[existing.index(match)] = inst
+            changed = True
+            if iri not in report.updated:
+                report.updated.append(iri)
+    if changed:
+        entity["modifiedAt"] = now
+    return entity
+
+
+def _missing_reason(inst: Instance, existing: list[Instance] | None) -> str:
+    if not existing:
+        return "attribute does not exist"
+    ds = inst.get("datasetId")
+    return f"no instance with datasetId {ds}" if ds else "no default instance (without datasetId)"
+
+
+def partial_update(
+    current: Entity, iri: str, name: str, raw: Any, ctx: ActiveContext, now: str
+) -> Entity:
+    """PATCH /entities/{id}/attrs/{attr}: merge a fragment into one existing instance."""
+    entity = copy.deepcopy(current)
+    instances = entity["attrs"].get(iri)
+    if not instances:
+        raise ResourceNotFound(f"entity {current['id']} has no attribute {name}")
+    fragments = raw if isinstance(raw, list) else [raw]
+    for fragment in fragments:
+        dataset = fragment.get("datasetId") if isinstance(fragment, dict) else None
+        target = next((i for i in instances if i.get("datasetId") == dataset), None)
+        if target is None:
+            what = f"instance with datasetId {dataset}" if dataset else "default instance"
+            raise ResourceNotFound(f"attribute {name} has no {what}")
+        merged = merge_instance(target, fragment, name, iri, ctx, now)
+        instances[instances.index(target)] = merged
+    entity["modifiedAt"] = now
+    return entity
+
+
+def merge_instance(
+    target: Instance, fragment: Any, name: str, iri: str, ctx: ActiveContext, now: str
+) -> Instance:
+    """An existing instance with a fragment's members laid over it."""
+    if isinstance(fragment, dict):
+        raw: dict[str, Any] = dict(fragment)
+        kind = raw["type"] if "type" in raw else target["type"]
+        member = VALUE_MEMBER.get(kind, "value")
+        if kind == target["type"] and member not in raw:
+            raw[member] = target[VALUE_MEMBER[target["type"]]]  # metadata-only fragment
+        raw.setdefault("type", kind)
+    else:
+        raw = {"type": target["type"], VALUE_MEMBER[target["type"]]: fragment}
+    if raw.get(VALUE_MEMBER.get(raw["type"], "value")) == NULL_URI:
+        raise BadRequestData(f"use DELETE to remove attribute {name}")
+    parsed = parse_instance(name, iri, raw, ctx)
+    merged = {k: v for k, v in target.items() if k not in INSTANCE_MEMBERS}  # keep sub-attrs
+    for meta in ("observedAt", "unitCode", "datasetId", "objectType"):
+        if meta in target and meta not in parsed:
+            parsed[meta] = target[meta]
+    merged.update(parsed)
+    stamp([merged], now, previous=target)
+    return merged
+
+
+def merge_entity(
+    current: Entity,
+    body: dict[str, Any],
+    parsed_attrs: dict[str, list[Instance]],
+    names: dict[str, str],
+    ctx: ActiveContext,
+    now: str,
+) -> Entity:
+    """PATCH /entities/{id} (merge-patch): add, merge or (with urn:ngsi-ld:null) delete."""
+    entity = copy.deepcopy(current)
+    if body.get("type"):
+        # types merge like attributes: new ones are added (multi-typing, clause 4.16)
+        entity["type"] = list(dict.fromkeys(entity["type"] + parse_types(body["type"], ctx)))
+    for iri, instances in parsed_attrs.items():
+        name = names[iri]
+        existing = entity["attrs"].get(iri)
+        for inst in instances:
+            if _is_null(inst):
+                if existing:
+                    existing[:] = [e for e in existing if not _same_dataset(e, inst)]
+                    if not existing:
+                        del entity["attrs"][iri]
+                continue
+            match = next((e for e in existing or [] if _same_dataset(e, inst)), None)
+            if match is None:
+                stamp([inst], now)
+                entity["attrs"].setdefault(iri, []).append(inst)
+                existing = entity["attrs"][iri]
+            else:
+                raw = body[name]
+                frag = (
+                    raw
+                    if not isinstance(raw, list)
+                    else next(
+                        (
+                            f
+                            for f in raw
+                            if isinstance(f, dict) and f.get("datasetId") == inst.get("datasetId")
+                        ),
+                        inst,
+                    )
+                )
+                existing[existing.index(match)] = merge_instance(
+                    match, frag, name, iri, ctx, now
+                )
+    entity["modifiedAt"] = now
+    return entity
+
+
+def _is_null(inst: Instance) -> bool:
+    return inst.get(VALUE_MEMBER.get(inst["type"], "value")) == NULL_URI
+
+
+def delete_attr(
+    current: Entity, iri: str, name: str, dataset_id: str | None, delete_all: bool, now: str
+) -> Entity:
+    """DELETE /entities/{id}/attrs/{attr} (one instance, by datasetId, or all)."""
+    entity = copy.deepcopy(current)
+    instances = entity["attrs"].get(iri)
+    if not instances:
+        raise ResourceNotFound(f"entity {current['id']} has no attribute {name}")
+    if delete_all:
+        del entity["attrs"][iri]
+    else:
+        keep = [i for i in instances if i.get("datasetId") != dataset_id]
+        if len(keep) == len(instances):
+            what = f"instance with datasetId {dataset_id}" if dataset_id else "default instance"
+            raise ResourceNotFound(f"attribute {name} has no {what}")
+        if keep:
+            entity["attrs"][iri] = keep
+        else:
+            del entity["attrs"][iri]
+    entity["modifiedAt"] = now
+    return entity

@@ -1,0 +1,322 @@
+"""Parsing and validation of incoming NGSI-LD payloads into the stored form (see entity.py).
+
+Accepts the normalized and the concise representations (ETSI GS CIM 009 clause 4.5), expands
+names with the request's :class:`ActiveContext`, and rejects anything invalid with a precise
+:class:`BadRequestData` before storage sees it, so a bad request changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from cityhub.errors import BadRequestData
+from cityhub.ngsild import geo
+from cityhub.ngsild.context import NGSI_LD, ActiveContext
+from cityhub.ngsild.entity import (
+    ATTRIBUTE_TYPES,
+    GEO_PROPERTY,
+    JSON_PROPERTY,
+    LANGUAGE_PROPERTY,
+    LIST_PROPERTY,
+    LIST_RELATIONSHIP,
+    PROPERTY,
+    RELATIONSHIP,
+    RESERVED_ATTRIBUTE_NAMES,
+    VOCAB_PROPERTY,
+    Entity,
+    Instance,
+)
+
+URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+_NAME_RE = re.compile(r"^[^\s<>\"'=;()\\]+$")
+_SCOPE_RE = re.compile(r"^/[^\s/#+]+(/[^\s/#+]+)*$")
+_GEO_TYPES = frozenset(
+    {
+        "Point",
+        "MultiPoint",
+        "LineString",
+        "MultiLineString",
+        "Polygon",
+        "MultiPolygon",
+        "GeometryCollection",
+    }
+)
+_META_IGNORED = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
+NULL_URI = "urn:ngsi-ld:null"
+
+
+def now_iso() -> str:
+    """The current time as an NGSI-LD DateTime (UTC, milliseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def is_uri(value: Any) -> bool:
+    """True if ``value`` is an absolute URI (as entity ids and datasetIds must be)."""
+    return isinstance(value, str) and bool(URI_RE.match(value))
+
+
+def check_datetime(value: Any, what: str) -> str:
+    """Validate an ISO 8601 date-time string; returns it unchanged."""
+    if not isinstance(value, str):
+        raise BadRequestData(f"{what} must be a DateTime string")
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise BadRequestData(f"{what} is not a valid DateTime: {value!r}") from err
+    return value
+
+
+def check_entity_id(value: Any) -> str:
+    """Validate an entity id (an absolute URI)."""
+    if not is_uri(value):
+        raise BadRequestData(f"entity id must be a URI, got {value!r}")
+    return str(value)
+
+
+def parse_types(value: Any, ctx: ActiveContext) -> list[str]:
+    """Entity ``type`` member (string or non-empty array) → expanded type IRIs."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise BadRequestData("entity type must not be empty")
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item or not _NAME_RE.match(item):
+            raise BadRequestData(f"invalid entity type {item!r}")
+        iri = ctx.expand(item)
+        if iri not in out:
+            out.append(iri)
+    return out
+
+
+def parse_scope(value: Any) -> list[str]:
+    """Entity ``scope`` member → list of scope paths."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, str) or not _SCOPE_RE.match(item):
+            raise BadRequestData(f"invalid scope {item!r}: scopes look like /City/District")
+    return list(dict.fromkeys(items))
+
+
+def check_attr_name(name: str) -> None:
+    """Reject attribute names NGSI-LD does not allow."""
+    if not name or not _NAME_RE.match(name):
+        raise BadRequestData(f"invalid attribute name {name!r}")
+
+
+def parse_entity(
+    body: Any, ctx: ActiveContext, *, require_id: bool = True, require_type: bool = True
+) -> Entity:
+    """A request body entity → stored form (without system timestamps)."""
+    if not isinstance(body, dict):
+        raise BadRequestData("an entity must be a JSON object")
+    entity: Entity = {}
+    if "id" in body or "@id" in body:
+        entity["id"] = check_entity_id(body.get("id", body.get("@id")))
+    elif require_id:
+        raise BadRequestData("entity id is missing")
+    if "type" in body or "@type" in body:
+        entity["type"] = parse_types(body.get("type", body.get("@type")), ctx)
+    elif require_type:
+        raise BadRequestData("entity type is missing")
+    if "scope" in body:
+        entity["scope"] = parse_scope(body["scope"])
+    entity["attrs"] = parse_attributes(body, ctx)
+    return entity
+
+
+def parse_attributes(body: dict[str, Any], ctx: ActiveContext) -> dict[str, list[Instance]]:
+    """All attribute members of a body (entity or attribute fragment) → expanded instances."""
+    attrs: dict[str, list[Instance]] = {}
+    for name, raw in body.items():
+        if name in RESERVED_ATTRIBUTE_NAMES:
+            continue
+        check_attr_name(name)
+        iri = ctx.expand(name)
+        attrs[iri] = parse_attribute(name, iri, raw, ctx)
+    return attrs
+
+
+def parse_attribute(name: str, iri: str, raw: Any, ctx: ActiveContext) -> list[Instance]:
+    """One attribute (an instance or an array of instances) → list of instances."""
+    items = raw if isinstance(raw, list) and _is_instance_list(raw) else [raw]
+    out: list[Instance] = []
+    seen: set[str | None] = set()
+    for item in items:
+        inst = parse_instance(name, iri, item, ctx)
+        ds = inst.get("datasetId")
+        if ds in seen:
+            which = f"datasetId {ds}" if ds else "the default instance (no datasetId)"
+            raise BadRequestData(f"attribute {name!r} gives {which} twice")
+        seen.add(ds)
+        out.append(inst)
+    return out
+
+
+def _is_instance_list(raw: list[Any]) -> bool:
+    return bool(raw) and all(isinstance(i, dict) and _looks_like_instance(i) for i in raw)
+
+
+def _looks_like_instance(item: dict[str, Any]) -> bool:
+    t = item.get("type")
+    if isinstance(t, str) and _attr_type(t) in ATTRIBUTE_TYPES:
+        return True
+    return any(
+        k in item
+        for k in ("value", "object", "languageMap", "json", "valueList", "objectList", "vocab")
+    )
+
+
+def _attr_type(t: str) -> str:
+    return t[len(NGSI_LD) :] if t.startswith(NGSI_LD) else t
+
+
+def _infer_type(item: dict[str, Any]) -> str:
+    for member, kind in (
+        ("object", RELATIONSHIP),
+        ("languageMap", LANGUAGE_PROPERTY),
+        ("json", JSON_PROPERTY),
+        ("valueList", LIST_PROPERTY),
+        ("objectList", LIST_RELATIONSHIP),
+        ("vocab", VOCAB_PROPERTY),
+    ):
+        if member in item:
+            return kind
+    value = item.get("value")
+    if isinstance(value, dict) and value.get("type") in _GEO_TYPES and "value" in item:
+        return GEO_PROPERTY
+    return PROPERTY
+
+
+def parse_instance(name: str, iri: str, raw: Any, ctx: ActiveContext) -> Instance:
+    """One attribute instance, normalized or concise → stored instance."""
+    if not isinstance(raw, dict):
+        if raw is None:
+            raise BadRequestData(f"attribute {name!r} has a null value")
+        return {"type": PROPERTY, "value": raw}  # concise: a bare value is a Property
+    if (
+        raw.get("type") in _GEO_TYPES
+        and "coordinates" in raw
+        or raw.get("type") == ("GeometryCollection")
+    ):
+        geo.validate_geojson(raw)
+        return {"type": GEO_PROPERTY, "value": raw}
+    if "type" in raw:
+        t = raw["type"]
+        if not isinstance(t, str) or _attr_type(t) not in ATTRIBUTE_TYPES:
+            raise BadRequestData(
+                f"attribute {name!r} has type {t!r}; expected one of "
+                + ", ".join(sorted(ATTRIBUTE_TYPES))
+            )
+        kind = _attr_type(t)
+    elif _looks_like_instance(raw):
+        kind = _infer_type(raw)
+    else:
+        # concise: a JSON object value without any NGSI-LD member is the value itself
+        return {"type": PROPERTY, "value": raw}
+    inst: Instance = {"type": kind}
+    _parse_value(name, kind, raw, inst, ctx)
+    for key, val in raw.items():
+        if key in (
+            "type",
+            "value",
+            "object",
+            "languageMap",
+            "json",
+            "valueList",
+            "objectList",
+            "vocab",
+            "objectType",
+        ):
+            continue
+        if key == "datasetId":
+            if not is_uri(val):
+                raise BadRequestData(f"attribute {name!r}: datasetId must be a URI")
+            inst["datasetId"] = val
+        elif key == "observedAt":
+            inst["observedAt"] = check_datetime(val, f"attribute {name!r}: observedAt")
+        elif key == "unitCode":
+            if not isinstance(val, str) or not val:
+                raise BadRequestData(f"attribute {name!r}: unitCode must be a string")
+            inst["unitCode"] = val
+        elif key == "lang":
+            if not isinstance(val, str):
+                raise BadRequestData(f"attribute {name!r}: lang must be a string")
+            inst["lang"] = val
+        elif key in _META_IGNORED or key.startswith("@"):
+            continue
+        else:
+            check_attr_name(key)
+            sub_iri = ctx.expand(key)
+            subs = parse_attribute(key, sub_iri, val, ctx)
+            inst[sub_iri] = subs[0]
+    return inst
+
+
+def _parse_value(
+    name: str, kind: str, raw: dict[str, Any], inst: Instance, ctx: ActiveContext
+) -> None:
+    where = f"attribute {name!r}"
+    if kind in (PROPERTY, GEO_PROPERTY):
+        if "value" not in raw or raw["value"] is None:
+            raise BadRequestData(f"{where}: a {kind} needs a non-null value")
+        value = raw["value"]
+        if kind == GEO_PROPERTY:
+            geo.validate_geojson(value)
+        inst["value"] = value
+    elif kind == RELATIONSHIP:
+        obj = raw.get("object")
+        objs = obj if isinstance(obj, list) else [obj]
+        if not objs or not all(is_uri(o) for o in objs):
+            raise BadRequestData(f"{where}: a Relationship needs an object that is a URI")
+        inst["object"] = obj
+        if "objectType" in raw:
+            inst["objectType"] = parse_types(raw["objectType"], ctx)[0]
+    elif kind == LANGUAGE_PROPERTY:
+        lm = raw.get("languageMap")
+        if (
+            not isinstance(lm, dict)
+            or not lm
+            or not all(
+                isinstance(v, str) or (isinstance(v, list) and all(isinstance(s, str) for s in v))
+                for v in lm.values()
+            )
+        ):
+            raise BadRequestData(f"{where}: languageMap must map language tags to strings")
+        inst["languageMap"] = lm
+    elif kind == JSON_PROPERTY:
+        if "json" not in raw or raw["json"] is None:
+            raise BadRequestData(f"{where}: a JsonProperty needs a json member")
+        inst["json"] = raw["json"]
+    elif kind == LIST_PROPERTY:
+        vl = raw.get("valueList")
+        if not isinstance(vl, list):
+            raise BadRequestData(f"{where}: valueList must be an array")
+        inst["valueList"] = vl
+    elif kind == LIST_RELATIONSHIP:
+        ol = raw.get("objectList")
+        if not isinstance(ol, list):
+            raise BadRequestData(f"{where}: objectList must be an array")
+        objs = [o.get("object") if isinstance(o, dict) else o for o in ol]
+        if not all(is_uri(o) for o in objs):
+            raise BadRequestData(f"{where}: objectList entries must be URIs")
+        inst["objectList"] = objs
+    elif kind == VOCAB_PROPERTY:
+        voc: Any = raw.get("vocab")
+        vocs = voc if isinstance(voc, list) else [voc]
+        if not vocs or not all(isinstance(v, str) and v for v in vocs):
+            raise BadRequestData(f"{where}: vocab must be a string or an array of strings")
+        expanded = [ctx.expand(v) for v in vocs]
+        inst["vocab"] = expanded if isinstance(voc, list) else expanded[0]
+
+
+def stamp(instances: list[Instance], now: str, previous: Instance | None = None) -> None:
+    """Set createdAt/modifiedAt on new instances (keeping createdAt of a replaced one)."""
+    for inst in instances:
+        inst["createdAt"] = previous.get("createdAt", now) if previous else now
+        inst["modifiedAt"] = now
+        for key, sub in inst.items():
+            if ":" in key and isinstance(sub, dict):
+                sub.setdefault("createdAt", now)
+                sub["modifiedAt"] = now

@@ -1,0 +1,163 @@
+"""Query parameters of NGSI-LD reads → :class:`EntityQuery` and :class:`View`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+from cityhub.errors import BadRequestData, TooManyResults
+from cityhub.ngsild import geo
+from cityhub.ngsild import query as qlang
+from cityhub.ngsild.context import ActiveContext
+from cityhub.ngsild.filters import EntityQuery, parse_scope_q, parse_type_expr
+from cityhub.ngsild.http import options, parse_int, split_list
+from cityhub.ngsild.models import check_entity_id
+from cityhub.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, View
+from cityhub.settings import Settings
+
+_FORMATS = {
+    "normalized": NORMALIZED,
+    "keyValues": KEY_VALUES,
+    "simplified": KEY_VALUES,
+    "concise": CONCISE,
+}
+
+
+def make_view(request: Request, ctx: ActiveContext) -> View:
+    """Rendering options from ``options``, ``format``, ``attrs``, ``pick``, ``omit``, ``lang``."""
+    opts = options(request)
+    fmt = request.query_params.get("format")
+    if fmt is not None and fmt not in _FORMATS:
+        raise BadRequestData(f"unknown format {fmt!r}; use normalized, concise or keyValues")
+    chosen = [f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts]
+    unknown = opts - {
+        "keyValues",
+        "simplified",
+        "concise",
+        "normalized",
+        "sysAttrs",
+        "noOverwrite",
+        "replace",
+        "update",
+    }
+    if unknown:
+        raise BadRequestData(f"unknown options: {', '.join(sorted(unknown))}")
+    if len({_FORMATS[f] for f in chosen}) > 1:
+        raise BadRequestData("options name more than one format")
+    resolved = _FORMATS[fmt] if fmt else (_FORMATS[chosen[0]] if chosen else NORMALIZED)
+    attrs = split_list(request.query_params.get("attrs"))
+    pick = split_list(request.query_params.get("pick"))
+    omit = split_list(request.query_params.get("omit"))
+    if pick and omit:
+        raise BadRequestData("pick and omit cannot be used together")
+    lang = request.query_params.get("lang")
+    return View(
+        ctx=ctx,
+        fmt=resolved,
+        sys_attrs="sysAttrs" in opts,
+        attrs=frozenset(ctx.expand(a) for a in attrs) if attrs else None,
+        pick=frozenset(pick) if pick else None,
+        omit=frozenset(omit or ()),
+        lang=lang or None,
+    )
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise BadRequestData(f"idPattern is not a valid regular expression: {err}") from err
+
+
+def entity_query(
+    request: Request, ctx: ActiveContext, settings: Settings, *, paged: bool = True
+) -> EntityQuery:
+    """An EntityQuery from GET /entities parameters."""
+    p = request.query_params
+    ids = split_list(p.get("id"))
+    query = EntityQuery(
+        ids=frozenset(check_entity_id(i) for i in ids) if ids else None,
+        id_pattern=_regex(p["idPattern"]) if p.get("idPattern") else None,
+        types=parse_type_expr(p["type"], ctx) if p.get("type") else None,
+        q=qlang.parse_q(p["q"], ctx.expand) if p.get("q") is not None else None,
+        scope_q=parse_scope_q(p["scopeQ"]) if p.get("scopeQ") else None,
+    )
+    attrs = split_list(p.get("attrs"))
+    if attrs:
+        query.attrs = frozenset(ctx.expand(a) for a in attrs)
+    if any(p.get(k) is not None for k in ("georel", "geometry", "coordinates")):
+        query.geo = geo.parse_geoquery(
+            p.get("georel"),
+            p.get("geometry"),
+            p.get("coordinates"),
+            ctx.expand(p.get("geoproperty") or "location"),
+        )
+    if paged:
+        page(request, query, settings)
+    return query
+
+
+def page(request: Request, query: EntityQuery, settings: Settings) -> None:
+    """Apply limit/offset/count (TooManyResults above the configured maximum)."""
+    query.limit = parse_int(request, "limit", settings.default_limit)
+    query.offset = parse_int(request, "offset", 0)
+    count = request.query_params.get("count", "false")
+    if count not in ("true", "false"):
+        raise BadRequestData("count must be true or false")
+    query.count = count == "true"
+    if query.limit > settings.max_limit:
+        raise TooManyResults(f"limit {query.limit} is above the maximum {settings.max_limit}")
+    if query.limit == 0 and not query.count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+
+
+def query_from_body(body: Any, ctx: ActiveContext) -> EntityQuery:
+    """An EntityQuery from a POST /entityOperations/query Query object."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
+    query = EntityQuery()
+    selectors = body.get("entities")
+    if selectors is not None:
+        if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+            raise BadRequestData("entities must be an array of EntitySelector objects")
+        ids: set[str] = set()
+        types: list[frozenset[str]] = []
+        patterns: list[str] = []
+        for sel in selectors:
+            if "id" in sel:
+                ids.add(check_entity_id(sel["id"]))
+            if "idPattern" in sel:
+                patterns.append(str(sel["idPattern"]))
+            if "type" in sel:
+                types.extend(parse_type_expr(str(sel["type"]), ctx))
+        if ids:
+            query.ids = frozenset(ids)
+        if patterns:
+            query.id_pattern = _regex("|".join(f"(?:{x})" for x in patterns))
+        if types:
+            query.types = tuple(types)
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise BadRequestData("attrs must be an array of attribute names")
+        query.attrs = frozenset(ctx.expand(a) for a in attrs)
+    if body.get("q") is not None:
+        query.q = qlang.parse_q(str(body["q"]), ctx.expand)
+    geo_q = body.get("geoQ")
+    if geo_q is not None:
+        if not isinstance(geo_q, dict):
+            raise BadRequestData("geoQ must be an object")
+        geoproperty = geo_q.get("geoproperty") or "location"
+        if not isinstance(geoproperty, str):
+            raise BadRequestData("geoQ geoproperty must be an attribute name")
+        query.geo = geo.parse_geoquery(
+            geo_q.get("georel"),
+            geo_q.get("geometry"),
+            geo_q.get("coordinates"),
+            ctx.expand(geoproperty),
+        )
+    if body.get("scopeQ"):
+        query.scope_q = parse_scope_q(str(body["scopeQ"]))
+    return query

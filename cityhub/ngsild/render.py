@@ -1,0 +1,159 @@
+"""Rendering stored entities for a response: normalized, concise, keyValues, GeoJSON.
+
+Names are compacted with the requester's @context; ``attrs``/``pick``/``omit`` projections,
+``options=sysAttrs`` and ``lang`` are applied here, so storage never needs to know them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cityhub.ngsild.context import ActiveContext
+from cityhub.ngsild.entity import (
+    GEO_PROPERTY,
+    INSTANCE_MEMBERS,
+    JSON_PROPERTY,
+    LANGUAGE_PROPERTY,
+    LIST_PROPERTY,
+    LIST_RELATIONSHIP,
+    PROPERTY,
+    VALUE_MEMBER,
+    VOCAB_PROPERTY,
+    Entity,
+    Instance,
+)
+
+NORMALIZED, CONCISE, KEY_VALUES = "normalized", "concise", "keyValues"
+_META = ("datasetId", "observedAt", "unitCode", "objectType", "lang")
+#: attribute types whose simplified (keyValues) form keeps the value member as the only member,
+#: because the core @context gives it a meaning a bare value would lose (@language, @vocab,
+#: @json, @list containers); ETSI GS CIM 009 V1.8.1 clause 4.5.4.
+_KEEP_MEMBER_IN_KEY_VALUES = frozenset(
+    {LANGUAGE_PROPERTY, VOCAB_PROPERTY, JSON_PROPERTY, LIST_PROPERTY, LIST_RELATIONSHIP}
+)
+
+
+@dataclass(slots=True, frozen=True)
+class View:
+    """How to render: format, projections (expanded names), sysAttrs, language."""
+
+    ctx: ActiveContext
+    fmt: str = NORMALIZED
+    sys_attrs: bool = False
+    attrs: frozenset[str] | None = None  # expanded attribute names to keep
+    pick: frozenset[str] | None = None  # compacted member names (id, type, attributes)
+    omit: frozenset[str] = frozenset()
+    lang: str | None = None
+
+
+def render_entity(entity: Entity, view: View) -> dict[str, Any]:
+    """One stored entity → response object (without @context)."""
+    ctx = view.ctx
+    out: dict[str, Any] = {}
+    if _shown("id", view):
+        out["id"] = entity["id"]
+    if _shown("type", view):
+        types = [ctx.compact(t) for t in entity["type"]]
+        out["type"] = types[0] if len(types) == 1 else types
+    if entity.get("scope") and _shown("scope", view):
+        scope = entity["scope"]
+        out["scope"] = scope[0] if len(scope) == 1 else scope
+    if view.sys_attrs and view.fmt != KEY_VALUES:
+        for member in ("createdAt", "modifiedAt"):
+            if member in entity:
+                out[member] = entity[member]
+    for iri, instances in entity["attrs"].items():
+        if view.attrs is not None and iri not in view.attrs:
+            continue
+        name = ctx.compact(iri)
+        if not _shown(name, view):
+            continue
+        if view.fmt == KEY_VALUES and len(instances) > 1:
+            # a simplified multi-attribute keys its values by datasetId ("@none": the default
+            # instance), as the core @context term "dataset" (@container @index) describes
+            out[name] = {
+                "dataset": {i.get("datasetId", "@none"): render_instance(i, view) for i in instances}
+            }
+            continue
+        rendered = [render_instance(i, view) for i in instances]
+        out[name] = rendered[0] if len(rendered) == 1 else rendered
+    return out
+
+
+def _shown(member: str, view: View) -> bool:
+    if member in view.omit:
+        return False
+    return view.pick is None or member in view.pick
+
+
+def render_instance(inst: Instance, view: View) -> Any:
+    """One stored attribute instance in the view's format."""
+    ctx = view.ctx
+    kind = inst["type"]
+    value_member = VALUE_MEMBER[kind]
+    value: Any = inst.get(value_member)
+    if kind == VOCAB_PROPERTY:
+        value = [ctx.compact(v) for v in value] if isinstance(value, list) else ctx.compact(value)
+    elif kind == LIST_RELATIONSHIP and view.fmt != KEY_VALUES:
+        # stored as bare URIs; the normalized and concise forms wrap each one in {"object": URI}
+        # (core @context: "objectList" is an @list of "object" nodes), keyValues keeps them bare
+        value = [{"object": o} for o in value]
+    if kind == LANGUAGE_PROPERTY and view.lang is not None:
+        picked, tag = _pick_language(value, view.lang)
+        if view.fmt == KEY_VALUES:
+            return picked
+        out: dict[str, Any] = {"type": PROPERTY, "value": picked}
+        if tag is not None:
+            out["lang"] = tag
+        if view.fmt == CONCISE:
+            del out["type"]
+        return out
+    if view.fmt == KEY_VALUES:
+        return {value_member: value} if kind in _KEEP_MEMBER_IN_KEY_VALUES else value
+    out = {"type": kind, value_member: value}
+    for member in _META:
+        if member in inst:
+            out[member] = ctx.compact(inst[member]) if member == "objectType" else inst[member]
+    if view.sys_attrs:
+        for member in ("createdAt", "modifiedAt"):
+            if member in inst:
+                out[member] = inst[member]
+    for key, sub in inst.items():
+        if key not in INSTANCE_MEMBERS and isinstance(sub, dict):
+            out[ctx.compact(key)] = render_instance(sub, view)
+    if view.fmt == CONCISE:
+        # the value member tells the type; a bare value is a Property (or a GeoProperty)
+        del out["type"]
+        if (
+            kind in (PROPERTY, GEO_PROPERTY)
+            and len(out) == 1
+            and (kind == GEO_PROPERTY or not isinstance(value, dict))
+        ):
+            return value
+    return out
+
+
+def _pick_language(lang_map: dict[str, Any], wanted: str) -> tuple[Any, str | None]:
+    """Best string of a languageMap for a ``lang`` parameter (1.8 clause 4.15)."""
+    if wanted == "*":
+        return lang_map, None
+    for tag in (t.split(";")[0].strip() for t in wanted.split(",")):
+        if tag in lang_map:
+            return lang_map[tag], tag
+        for key in lang_map:
+            if key.split("-")[0] == tag.split("-")[0]:
+                return lang_map[key], key
+    if "@none" in lang_map:
+        return lang_map["@none"], "@none"
+    first = next(iter(lang_map))
+    return lang_map[first], first
+
+
+def to_feature(entity: Entity, view: View, geometry_iri: str) -> dict[str, Any]:
+    """One entity as a GeoJSON Feature (``Accept: application/geo+json``)."""
+    body = render_entity(entity, view)
+    instances = entity["attrs"].get(geometry_iri)
+    geometry = instances[0].get("value") if instances else None
+    props = {k: v for k, v in body.items() if k != "id"}
+    return {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": props}

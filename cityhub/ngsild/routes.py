@@ -1,0 +1,261 @@
+"""NGSI-LD entity and attribute endpoints (``/ngsi-ld/v1/entities``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cityhub.errors import BadRequestData, ResourceNotFound
+from cityhub.ngsild import models
+from cityhub.ngsild.entity import RESERVED_ATTRIBUTE_NAMES
+from cityhub.ngsild.http import (
+    GEO_JSON,
+    JSON_LD,
+    accepted,
+    body_context,
+    json_response,
+    options,
+    query_context,
+    read_json,
+    tenant_of,
+)
+from cityhub.ngsild.hub import Hub, hub_of
+from cityhub.ngsild.params import entity_query, make_view
+from cityhub.ngsild.render import render_entity, to_feature
+
+BASE = "/ngsi-ld/v1"
+
+
+def _no_content() -> Response:
+    return Response(status_code=204)
+
+
+def _entity_id(request: Request) -> str:
+    return models.check_entity_id(request.path_params["entity_id"])
+
+
+async def create_entity(request: Request) -> Response:
+    """POST /entities."""
+    hub = hub_of(request)
+    tenant = tenant_of(request)
+    body = await read_json(request, hub.settings.max_body_bytes)
+    ctx = await body_context(request, hub.contexts, body)
+    parsed = models.parse_entity(body, ctx)
+    await hub.entities.create(tenant, parsed)
+    location = f"{BASE}/entities/{quote(parsed['id'], safe=':')}"
+    return Response(status_code=201, headers={"Location": location})
+
+
+async def query_entities(request: Request) -> Response:
+    """GET /entities."""
+    hub = hub_of(request)
+    tenant = tenant_of(request)
+    mt = accepted(request, allow_geo=True)
+    ctx = await query_context(request, hub.contexts)
+    query = entity_query(request, ctx, hub.settings)
+    if not query.selects_anything() and request.query_params.get("local") != "true":
+        raise BadRequestData(
+            "give at least one of type, id, idPattern, attrs, q, geoQ, scopeQ (or local=true)"
+        )
+    view = make_view(request, ctx)
+    result = await hub.entities.query(tenant, query)
+    headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else {}
+    return render_list(result.entities, view, mt, request, headers)
+
+
+def render_list(
+    entities: list[dict[str, Any]], view: Any, mt: str, request: Request, headers: dict[str, str]
+) -> Response:
+    """A list of entities as JSON / JSON-LD / GeoJSON FeatureCollection."""
+    if mt == GEO_JSON:
+        geom = view.ctx.expand(request.query_params.get("geometryProperty") or "location")
+        features = [to_feature(e, view, geom) for e in entities]
+        return json_response(
+            {"type": "FeatureCollection", "features": features},
+            ctx=view.ctx,
+            mt=mt,
+            headers=headers,
+        )
+    return json_response(
+        [render_entity(e, view) for e in entities], ctx=view.ctx, mt=mt, headers=headers
+    )
+
+
+async def retrieve_entity(request: Request) -> Response:
+    """GET /entities/{id}."""
+    hub = hub_of(request)
+    tenant = tenant_of(request)
+    mt = accepted(request, allow_geo=True)
+    entity_id = _entity_id(request)
+    ctx = await query_context(request, hub.contexts)
+    view = make_view(request, ctx)
+    entity = await hub.entities.get(tenant, entity_id)
+    if view.attrs is not None and not any(a in entity["attrs"] for a in view.attrs):
+        raise ResourceNotFound(f"entity {entity_id} has none of the requested attributes")
+    if mt == GEO_JSON:
+        geom = ctx.expand(request.query_params.get("geometryProperty") or "location")
+        return json_response(to_feature(entity, view, geom), ctx=ctx, mt=mt)
+    return json_response(render_entity(entity, view), ctx=ctx, mt=mt)
+
+
+async def replace_entity(request: Request) -> Response:
+    """PUT /entities/{id}."""
+    hub, tenant, entity_id, body, ctx = await _write_request(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an entity object")
+    if "id" in body and body["id"] != entity_id:
+        raise BadRequestData("the body's id differs from the id in the URL")
+    parsed = models.parse_entity(body, ctx, require_id=False, require_type=False)
+    await hub.entities.replace(tenant, entity_id, parsed)
+    return _no_content()
+
+
+async def merge_entity(request: Request) -> Response:
+    """PATCH /entities/{id} (merge-patch)."""
+    hub, tenant, entity_id, body, ctx = await _write_request(request, merge_patch=True)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an entity fragment object")
+    if "id" in body and body["id"] != entity_id:
+        raise BadRequestData("the body's id differs from the id in the URL")
+    if "type" in body:
+        models.parse_types(body["type"], ctx)  # validated here, merged by merge.merge_entity
+    attrs, names = _parse_fragment(body, ctx)
+    await hub.entities.merge(tenant, entity_id, body, attrs, names, ctx)
+    return _no_content()
+
+
+async def delete_entity(request: Request) -> Response:
+    """DELETE /entities/{id}."""
+    hub = hub_of(request)
+    await hub.entities.delete(tenant_of(request), _entity_id(request))
+    return _no_content()
+
+
+async def _write_request(
+    request: Request, *, merge_patch: bool = False
+) -> tuple[Hub, str, str, Any, Any]:
+    hub = hub_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    body = await read_json(request, hub.settings.max_body_bytes, allow_merge_patch=merge_patch)
+    ctx = await body_context(request, hub.contexts, body)
+    return hub, tenant, entity_id, body, ctx
+
+
+def _parse_fragment(body: dict[str, Any], ctx: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    attrs = models.parse_attributes(body, ctx)
+    names = {ctx.expand(n): n for n in body if n not in RESERVED_ATTRIBUTE_NAMES}
+    return attrs, names
+
+
+def _report_response(report: Any, ctx: Any) -> Response:
+    if not report.not_updated:
+        return _no_content()
+    return json_response(
+        {
+            "updated": [ctx.compact(i) for i in report.updated],
+            "notUpdated": [
+                {"attributeName": ctx.compact(i), "reason": r} for i, r in report.not_updated
+            ],
+        },
+        status=207,
+    )
+
+
+async def append_attrs(request: Request) -> Response:
+    """POST /entities/{id}/attrs (options=noOverwrite)."""
+    hub, tenant, entity_id, body, ctx = await _write_request(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an object of attributes")
+    if "type" in body and body["type"]:
+        models.parse_types(body["type"], ctx)
+    attrs, _ = _parse_fragment(body, ctx)
+    report = await hub.entities.upsert_attrs(
+        tenant, entity_id, attrs, overwrite="noOverwrite" not in options(request)
+    )
+    return _report_response(report, ctx)
+
+
+async def update_attrs(request: Request) -> Response:
+    """PATCH /entities/{id}/attrs."""
+    hub, tenant, entity_id, body, ctx = await _write_request(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an object of attributes")
+    attrs, _ = _parse_fragment(body, ctx)
+    report = await hub.entities.upsert_attrs(tenant, entity_id, attrs, only_existing=True)
+    return _report_response(report, ctx)
+
+
+async def partial_update_attr(request: Request) -> Response:
+    """PATCH /entities/{id}/attrs/{attr}."""
+    hub, tenant, entity_id, body, ctx = await _write_request(request)
+    name = request.path_params["attr"]
+    models.check_attr_name(name)
+    if not isinstance(body, dict | list):
+        body = {"value": body}
+    await hub.entities.partial_update(tenant, entity_id, ctx.expand(name), name, body, ctx)
+    return _no_content()
+
+
+async def replace_attr(request: Request) -> Response:
+    """PUT /entities/{id}/attrs/{attr}."""
+    hub, tenant, entity_id, body, ctx = await _write_request(request)
+    name = request.path_params["attr"]
+    models.check_attr_name(name)
+    iri = ctx.expand(name)
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "@context"}
+    instances = models.parse_attribute(name, iri, body, ctx)
+    await hub.entities.replace_attr(tenant, entity_id, iri, name, instances)
+    return _no_content()
+
+
+async def delete_attr(request: Request) -> Response:
+    """DELETE /entities/{id}/attrs/{attr} (datasetId, deleteAll)."""
+    hub = hub_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    ctx = await query_context(request, hub.contexts)
+    name = request.path_params["attr"]
+    dataset = request.query_params.get("datasetId")
+    if dataset is not None and not models.is_uri(dataset):
+        raise BadRequestData("datasetId must be a URI")
+    delete_all = request.query_params.get("deleteAll", "false") == "true"
+    await hub.entities.delete_attr(tenant, entity_id, ctx.expand(name), name, dataset, delete_all)
+    return _no_content()
+
+
+async def purge_entities(request: Request) -> Response:
+    """DELETE /entities?type=... (purge matching entities)."""
+    hub = hub_of(request)
+    tenant = tenant_of(request)
+    ctx = await query_context(request, hub.contexts)
+    query = entity_query(request, ctx, hub.settings, paged=False)
+    if query.types is None:
+        raise BadRequestData("purging entities needs a type")
+    await hub.entities.purge(tenant, query)
+    return _no_content()
+
+
+routes = [
+    Route(f"{BASE}/entities", create_entity, methods=["POST"]),
+    Route(f"{BASE}/entities", query_entities, methods=["GET"]),
+    Route(f"{BASE}/entities", purge_entities, methods=["DELETE"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}/attrs", append_attrs, methods=["POST"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}/attrs", update_attrs, methods=["PATCH"]),
+    Route(
+        f"{BASE}/entities/{{entity_id:path}}/attrs/{{attr}}", partial_update_attr, methods=["PATCH"]
+    ),
+    Route(f"{BASE}/entities/{{entity_id:path}}/attrs/{{attr}}", replace_attr, methods=["PUT"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}/attrs/{{attr}}", delete_attr, methods=["DELETE"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}", retrieve_entity, methods=["GET"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}", replace_entity, methods=["PUT"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}", merge_entity, methods=["PATCH"]),
+    Route(f"{BASE}/entities/{{entity_id:path}}", delete_entity, methods=["DELETE"]),
+]
+
+__all__ = ["routes", "JSON_LD", "render_list"]

@@ -1,0 +1,254 @@
+"""The NGSI-LD entity service: the hub's interface for the API and every other feature.
+
+Features call this (never storage directly) so each write is validated, stored atomically and
+published on the change stream in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityhub.bus import CREATE, DELETE, UPDATE, Change, ChangeBus
+from cityhub.errors import NgsiError, NonexistentTenant, ResourceNotFound
+from cityhub.ngsild import merge
+from cityhub.ngsild.context import ActiveContext
+from cityhub.ngsild.entity import Entity, Instance
+from cityhub.ngsild.filters import EntityQuery
+from cityhub.ngsild.merge import AttrReport
+from cityhub.ngsild.models import now_iso
+from cityhub.storage.base import Mutation, Mutator, Outcome, QueryResult, Storage, TypeInfo
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Per-entity outcome of a batch operation."""
+
+    success: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    errors: list[tuple[str, NgsiError]] = field(default_factory=list)
+
+
+class EntityService:
+    """Validated, atomic, published entity operations for one hub."""
+
+    def __init__(self, storage: Storage, bus: ChangeBus) -> None:
+        self.storage = storage
+        self.bus = bus
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def check_tenant(self, tenant: str) -> None:
+        """Raise NonexistentTenant for a tenant that never received a write."""
+        if tenant and not await self.storage.tenant_exists(tenant):
+            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+
+    async def get(self, tenant: str, entity_id: str) -> Entity:
+        """One entity, or ResourceNotFound."""
+        await self.check_tenant(tenant)
+        entity = await self.storage.get(tenant, entity_id)
+        if entity is None:
+            raise ResourceNotFound(f"entity {entity_id} not found")
+        return entity
+
+    async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        """Entities matching a query."""
+        await self.check_tenant(tenant)
+        return await self.storage.query(tenant, query)
+
+    async def types(self, tenant: str) -> list[TypeInfo]:
+        """Entity types present in a tenant."""
+        await self.check_tenant(tenant)
+        return await self.storage.types(tenant)
+
+    # --- writes -------------------------------------------------------------------------
+
+    async def _apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
+        outcomes = await self.storage.apply(tenant, mutations)
+        at = now_iso()
+        changes = [
+            Change(tenant, o.entity_id, _op(o), o.before, o.after, at)
+            for o in outcomes
+            if o.changed
+        ]
+        self.bus.publish(changes)
+        return outcomes
+
+    async def _one(
+        self, tenant: str, entity_id: str, fn: Mutator, *, create_only: bool = False
+    ) -> Outcome:
+        (outcome,) = await self._apply(tenant, [Mutation(entity_id, fn, create_only)])
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    async def create(self, tenant: str, parsed: Entity) -> None:
+        """Create an entity (AlreadyExists if its id is taken)."""
+        await self._one(
+            tenant, parsed["id"], lambda _cur: merge.new_entity(parsed, now_iso()), create_only=True
+        )
+
+    async def replace(self, tenant: str, entity_id: str, parsed: Entity) -> None:
+        """Replace all attributes of an existing entity."""
+        await self.check_tenant(tenant)
+        await self._one(
+            tenant,
+            entity_id,
+            _existing(entity_id, lambda c: merge.replace_entity(c, parsed, now_iso())),
+        )
+
+    async def merge(
+        self,
+        tenant: str,
+        entity_id: str,
+        body: dict[str, Any],
+        attrs: dict[str, list[Instance]],
+        names: dict[str, str],
+        ctx: ActiveContext,
+    ) -> None:
+        """Merge-patch an entity."""
+        await self.check_tenant(tenant)
+        await self._one(
+            tenant,
+            entity_id,
+            _existing(
+                entity_id, lambda c: merge.merge_entity(c, body, attrs, names, ctx, now_iso())
+            ),
+        )
+
+    async def upsert_attrs(
+        self,
+        tenant: str,
+        entity_id: str,
+        attrs: dict[str, list[Instance]],
+        *,
+        overwrite: bool = True,
+        only_existing: bool = False,
+    ) -> AttrReport:
+        """Append (POST .../attrs) or update (PATCH .../attrs) attributes."""
+        await self.check_tenant(tenant)
+        report = AttrReport()
+
+        def fn(cur: Entity) -> Entity:
+            report.updated.clear()
+            report.not_updated.clear()
+            return merge.upsert_attrs(
+                cur,
+                attrs,
+                now_iso(),
+                overwrite=overwrite,
+                only_existing=only_existing,
+                report=report,
+            )
+
+        await self._one(tenant, entity_id, _existing(entity_id, fn))
+        return report
+
+    async def partial_update(
+        self, tenant: str, entity_id: str, iri: str, name: str, raw: Any, ctx: ActiveContext
+    ) -> None:
+        """PATCH one attribute."""
+        await self.check_tenant(tenant)
+        await self._one(
+            tenant,
+            entity_id,
+            _existing(entity_id, lambda c: merge.partial_update(c, iri, name, raw, ctx, now_iso())),
+        )
+
+    async def replace_attr(
+        self, tenant: str, entity_id: str, iri: str, name: str, instances: list[Instance]
+    ) -> None:
+        """PUT one attribute (it must exist)."""
+        await self.check_tenant(tenant)
+
+        def fn(cur: Entity) -> Entity:
+            if iri not in cur["attrs"]:
+                raise ResourceNotFound(f"entity {entity_id} has no attribute {name}")
+            trimmed = {**cur, "attrs": {k: v for k, v in cur["attrs"].items() if k != iri}}
+            merged = merge.upsert_attrs(trimmed, {iri: instances}, now_iso())
+            old = {i.get("datasetId"): i for i in cur["attrs"][iri]}
+            for inst in merged["attrs"][iri]:
+                prev = old.get(inst.get("datasetId"))
+                if prev is not None:
+                    inst["createdAt"] = prev.get("createdAt", inst["createdAt"])
+            return merged
+
+        await self._one(tenant, entity_id, _existing(entity_id, fn))
+
+    async def delete_attr(
+        self,
+        tenant: str,
+        entity_id: str,
+        iri: str,
+        name: str,
+        dataset_id: str | None,
+        delete_all: bool,
+    ) -> None:
+        """DELETE one attribute (instance)."""
+        await self.check_tenant(tenant)
+        await self._one(
+            tenant,
+            entity_id,
+            _existing(
+                entity_id,
+                lambda c: merge.delete_attr(c, iri, name, dataset_id, delete_all, now_iso()),
+            ),
+        )
+
+    async def delete(self, tenant: str, entity_id: str) -> None:
+        """Delete an entity."""
+        await self.check_tenant(tenant)
+        await self._one(tenant, entity_id, _existing(entity_id, lambda _c: None))
+
+    # --- batch --------------------------------------------------------------------------
+
+    async def batch(self, tenant: str, mutations: Sequence[Mutation]) -> BatchResult:
+        """Run a batch; each entity succeeds or fails alone."""
+        outcomes = await self._apply(tenant, mutations)
+        result = BatchResult()
+        for o in outcomes:
+            if o.error is not None:
+                result.errors.append((o.entity_id, o.error))
+            else:
+                result.success.append(o.entity_id)
+                if o.before is None and o.after is not None:
+                    result.created.append(o.entity_id)
+        return result
+
+    async def purge(self, tenant: str, query: EntityQuery) -> int:
+        """Delete every entity matching ``query``; returns how many."""
+        await self.check_tenant(tenant)
+        deleted = 0
+        query.limit, query.offset, query.count = 1000, 0, False
+        while True:
+            page = await self.storage.query(tenant, query)
+            if not page.entities:
+                return deleted
+            ids = [e["id"] for e in page.entities]
+            result = await self.batch(tenant, [Mutation(i, lambda _c: None) for i in ids])
+            deleted += len(result.success)
+            if not result.success:
+                return deleted
+
+
+def _existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
+    def run(current: Entity | None) -> Entity | None:
+        if current is None:
+            raise ResourceNotFound(f"entity {entity_id} not found")
+        return fn(current)
+
+    return run
+
+
+def _op(outcome: Outcome) -> str:
+    if outcome.before is None:
+        return CREATE
+    if outcome.after is None:
+        return DELETE
+    return UPDATE
+
+
+def existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
+    """A mutator that fails with ResourceNotFound when the entity is absent."""
+    return _existing(entity_id, fn)

@@ -1,0 +1,160 @@
+"""Settings declared as data: name, type, default, help.
+
+Sources, later ones winning: defaults, a TOML file (``--config`` / ``CITYHUB_CONFIG``, keys as
+the setting names), environment variables ``CITYHUB_<NAME>``, command-line flags. Read once
+(by the CLI or a test) into a frozen :class:`Settings` and handed to ``create_app``; no module
+reads the environment at import time. ``docs/configuration.md`` is generated from
+:data:`SETTINGS` (``cityhub settings --markdown``) and a test keeps it current.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cityhub.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting's declaration."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", str, "127.0.0.1", "Address to listen on."),
+    Setting("port", int, 1026, "HTTP port (1026 is the usual NGSI-LD broker port)."),
+    Setting(
+        "data_dir",
+        str,
+        "./cityhub-data",
+        "Directory for the embedded SQLite database and other local state.",
+    ),
+    Setting(
+        "database",
+        str,
+        "",
+        "Database URL: sqlite:///path/to.db or postgresql://user@host/db. "
+        "Empty means sqlite in data_dir.",
+    ),
+    Setting("workers", int, 1, "Number of server worker processes."),
+    Setting(
+        "sqlite_synchronous",
+        str,
+        "FULL",
+        "SQLite synchronous mode: FULL (every acknowledged write survives power loss) "
+        "or NORMAL (survives a crash of cityhub, faster).",
+    ),
+    Setting("sqlite_readers", int, 4, "SQLite reader threads."),
+    Setting("pg_pool_size", int, 10, "PostgreSQL connections per worker."),
+    Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest request body accepted."),
+    Setting("max_limit", int, 1000, "Largest page size a query may ask for (limit)."),
+    Setting("default_limit", int, 20, "Page size when a query gives no limit."),
+    Setting("context_timeout", float, 5.0, "Seconds to wait for a remote @context."),
+    Setting("context_max_bytes", int, 1024 * 1024, "Largest remote @context accepted."),
+    Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The settings in force, read once."""
+
+    host: str = "127.0.0.1"
+    port: int = 1026
+    data_dir: str = "./cityhub-data"
+    database: str = ""
+    workers: int = 1
+    sqlite_synchronous: str = "FULL"
+    sqlite_readers: int = 4
+    pg_pool_size: int = 10
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_limit: int = 1000
+    default_limit: int = 20
+    context_timeout: float = 5.0
+    context_max_bytes: int = 1024 * 1024
+    log_level: str = "info"
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database:
+            return self.database
+        return f"sqlite:///{Path(self.data_dir) / 'cityhub.db'}"
+
+
+def _convert(setting: Setting, value: Any, source: str) -> Any:
+    if isinstance(value, setting.type) and not isinstance(value, bool):
+        return value
+    try:
+        if setting.type is bool:
+            return str(value).lower() in ("1", "true", "yes", "on")
+        return setting.type(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"{source}: {setting.name} must be a {setting.type.__name__}, got {value!r}"
+        ) from err
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Merge defaults, TOML file, environment and explicit overrides into Settings."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    path = config_file or env.get("CITYHUB_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+        for key, value in data.items():
+            setting = _BY_NAME.get(key.replace("-", "_"))
+            if setting is None:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[setting.name] = _convert(setting, value, path)
+    for setting in SETTINGS:
+        raw = env.get("CITYHUB_" + setting.name.upper())
+        if raw is not None and raw != "":
+            values[setting.name] = _convert(setting, raw, "CITYHUB_" + setting.name.upper())
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        setting = _BY_NAME[key]
+        values[key] = _convert(setting, value, "--" + key.replace("_", "-"))
+    return Settings(**values)
+
+
+def settings_markdown() -> str:
+    """The configuration reference (docs/configuration.md)."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting can be given as a command-line flag (`--name`), an environment variable",
+        "(`CITYHUB_NAME`) or a key in a TOML file passed with `--config` (or `CITYHUB_CONFIG`).",
+        "Flags win over the environment, which wins over the file.",
+        "",
+        "| setting | environment | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default != "" else "(empty)"
+        lines.append(f"| `{s.name}` | `CITYHUB_{s.name.upper()}` | {default} | {s.help} |")
+    return "\n".join(lines) + "\n"
+
+
+assert {f.name for f in fields(Settings)} == set(_BY_NAME), "Settings and SETTINGS disagree"

@@ -1,0 +1,271 @@
+"""The storage Protocol every backend implements, and what backends share.
+
+Writes go through :meth:`Storage.apply`: the caller passes, per entity, a pure function from the
+current stored entity (or None) to the new one (or None to delete), and the backend runs it
+atomically (SQLite: in its single writer, PostgreSQL: under a row lock), so read-modify-write
+NGSI-LD operations never race. Each mutation succeeds or fails on its own (batch operations
+report per entity), and the outcomes carry the before/after states the change stream publishes.
+
+Queries: a backend narrows candidates with its indexes and confirms each one with
+:func:`cityhub.ngsild.filters.entity_matches`, so both backends give identical answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cityhub.errors import NgsiError
+from cityhub.ngsild import geo
+from cityhub.ngsild import query as qlang
+from cityhub.ngsild.entity import GEO_PROPERTY, RELATIONSHIP, Entity
+from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
+
+Mutator = Callable[[Entity | None], Entity | None]
+"""Current stored entity (None if absent) → new entity (None deletes). May raise NgsiError."""
+
+
+@dataclass(slots=True)
+class Mutation:
+    """One entity's change inside :meth:`Storage.apply`."""
+
+    entity_id: str
+    fn: Mutator
+    create_only: bool = False  # fail with AlreadyExists when the entity exists
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one mutation."""
+
+    entity_id: str
+    before: Entity | None = None
+    after: Entity | None = None
+    error: NgsiError | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.before != self.after
+
+
+@dataclass(slots=True)
+class QueryResult:
+    """A page of entities and, when asked, the total count."""
+
+    entities: list[Entity] = field(default_factory=list)
+    count: int | None = None
+
+
+@dataclass(slots=True)
+class TypeInfo:
+    """One entity type with its count and attribute names (for /types)."""
+
+    type: str
+    count: int
+    attrs: dict[str, set[str]]  # attribute IRI -> attribute types seen
+
+
+class Storage(Protocol):
+    """What the NGSI-LD service needs from a database."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and migrate the schema to the current version."""
+
+    async def close(self) -> None:
+        """Finish pending writes and release connections."""
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        """True once a tenant received its first write (the default tenant always exists)."""
+
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        """One entity by id, or None."""
+
+    async def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
+        """Run mutations atomically each, committing them durably before returning."""
+
+    async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        """Entities matching ``query``, in creation order (or by distance for ``near``)."""
+
+    async def types(self, tenant: str) -> list[TypeInfo]:
+        """All entity types with counts and attribute names."""
+
+    async def context_put(self, tenant: str, ident: str, url: str, kind: str, body: Any) -> None:
+        """Store a JSON-LD context (``/jsonldContexts``)."""
+
+    async def context_get(self, ident: str) -> dict[str, Any] | None:
+        """A stored context by id."""
+
+    async def context_list(self) -> list[dict[str, Any]]:
+        """Every stored context (without bodies)."""
+
+    async def context_delete(self, ident: str) -> bool:
+        """Delete a stored context; False if it did not exist."""
+
+
+# --- shared helpers for index maintenance -------------------------------------------------
+
+
+def index_rows(
+    entity: Entity,
+) -> tuple[
+    list[tuple[str, str, float | None, str | None]],
+    list[tuple[str, tuple[float, float, float, float]]],
+]:
+    """Rows for the attribute-value index and the geo index of one entity.
+
+    Value rows: (attribute IRI, attribute type, number or None, string or None), one per instance, plus one per
+    scalar element of an array value, so an index lookup is always a superset of q matches.
+    Geo rows: (attribute IRI, bbox) for every GeoProperty instance.
+    """
+    values: list[tuple[str, str, float | None, str | None]] = []
+    boxes: list[tuple[str, tuple[float, float, float, float]]] = []
+    for name, instances in entity["attrs"].items():
+        for inst in instances:
+            kind = inst.get("type", "Property")
+            v = inst.get("object") if kind == RELATIONSHIP else inst.get("value")
+            if kind == GEO_PROPERTY and isinstance(v, dict):
+                try:
+                    boxes.append((name, geo.bbox_of(v)))
+                except Exception:  # noqa: BLE001 - validated on input; never block a write
+                    pass
+                values.append((name, kind, None, None))
+                continue
+            items = v if isinstance(v, list) else [v]
+            added = False
+            for item in items:
+                if isinstance(item, bool):
+                    continue
+                if isinstance(item, int | float):
+                    values.append((name, kind, float(item), None))
+                    added = True
+                elif isinstance(item, str):
+                    values.append((name, kind, None, item))
+                    added = True
+            if not added:
+                values.append((name, kind, None, None))
+    return values, boxes
+
+
+@dataclass(slots=True)
+class Narrowing:
+    """SQL fragments (placeholders as ``?``) selecting a superset of matching entity rows."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    return None
+
+
+def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
+    """SQL (over alias ``e``) whose rows include every entity ``expr`` can match, or None.
+
+    Uses the ``attr_idx(eid, name, num, str)`` table; exactness is left to entity_matches.
+    """
+    if isinstance(expr, qlang.And):
+        parts = [p for p in (q_narrowing(i) for i in expr.items) if p is not None]
+        if not parts:
+            return None
+        return " AND ".join(f"({s})" for s, _ in parts), [x for _, ps in parts for x in ps]
+    if isinstance(expr, qlang.Or):
+        parts_or = [q_narrowing(i) for i in expr.items]
+        if any(p is None for p in parts_or):
+            return None
+        ok = [p for p in parts_or if p is not None]
+        return " OR ".join(f"({s})" for s, _ in ok), [x for _, ps in ok for x in ps]
+    exists = "e.pk IN (SELECT eid FROM attr_idx WHERE name = ?{cond})"
+    if isinstance(expr, qlang.Exists):
+        return exists.format(cond=""), [expr.path.attr]
+    if isinstance(expr, qlang.Compare):
+        path = expr.path
+        if path.sub or path.keys:
+            return exists.format(cond=""), [path.attr]
+        value = expr.value
+        if expr.op in ("<", "<=", ">", ">=") and _num(value) is not None:
+            return exists.format(cond=f" AND num {expr.op} ?"), [path.attr, _num(value)]
+        if expr.op == "==":
+            if _num(value) is not None:
+                return exists.format(cond=" AND num = ?"), [path.attr, _num(value)]
+            if isinstance(value, str):
+                return exists.format(cond=" AND str = ?"), [path.attr, value]
+            if (
+                isinstance(value, qlang.Range)
+                and _num(value.low) is not None
+                and _num(value.high) is not None
+            ):
+                return exists.format(cond=" AND num BETWEEN ? AND ?"), [
+                    path.attr,
+                    _num(value.low),
+                    _num(value.high),
+                ]
+            if isinstance(value, qlang.ValueList):
+                nums = [_num(v) for v in value.items]
+                if all(n is not None for n in nums):
+                    marks = ",".join("?" * len(nums))
+                    return exists.format(cond=f" AND num IN ({marks})"), [path.attr, *nums]
+                if all(isinstance(v, str) for v in value.items):
+                    marks = ",".join("?" * len(value.items))
+                    return exists.format(cond=f" AND str IN ({marks})"), [path.attr, *value.items]
+        return exists.format(cond=""), [path.attr]
+    return None
+
+
+def query_narrowing(query: EntityQuery) -> Narrowing:
+    """Backend-neutral narrowing clauses for ids, types, attrs and q (geo is per backend)."""
+    n = Narrowing()
+    if query.ids is not None:
+        n.clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
+        n.params.extend(sorted(query.ids))
+    if query.types is not None:
+        alts = []
+        for conj in query.types:
+            alts.append(
+                " AND ".join("e.pk IN (SELECT eid FROM type_idx WHERE type = ?)" for _ in conj)
+            )
+            n.params.extend(sorted(conj))
+        n.clauses.append(" OR ".join(f"({a})" for a in alts))
+    if query.attrs is not None:
+        marks = ",".join("?" * len(query.attrs))
+        n.clauses.append(f"e.pk IN (SELECT eid FROM attr_idx WHERE name IN ({marks}))")
+        n.params.extend(sorted(query.attrs))
+    if query.q is not None:
+        narrowed = q_narrowing(query.q)
+        if narrowed is not None:
+            n.clauses.append(narrowed[0])
+            n.params.extend(narrowed[1])
+    return n
+
+
+def exact_in_sql(query: EntityQuery) -> bool:
+    """True when the SQL narrowing alone is the exact answer (no post-filter needed)."""
+    return (
+        query.q is None and query.geo is None and query.id_pattern is None and query.scope_q is None
+    )
+
+
+def paginate(query: EntityQuery, candidates: Iterator[Entity]) -> QueryResult:
+    """Confirm candidates exactly, then order (near: by distance) and cut the page."""
+    matched: list[Entity] = []
+    need = query.offset + query.limit
+    by_distance = query.geo is not None and query.geo.georel == "near"
+    total = 0
+    for entity in candidates:
+        if not entity_matches(query, entity):
+            continue
+        total += 1
+        if by_distance or len(matched) < need:
+            matched.append(entity)
+        elif not query.count:
+            break
+    if by_distance:
+        matched.sort(key=lambda e: near_distance(query, e))
+    page = matched[query.offset : need]
+    return QueryResult(page, total if query.count else None)

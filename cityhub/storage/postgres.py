@@ -1,0 +1,464 @@
+"""PostgreSQL backend: the same Protocol as SQLite, for several workers sharing one database.
+
+Each :meth:`PostgresStorage.apply` call is one transaction with a savepoint per mutation; the
+read-modify-write of a mutation runs under a row lock (``SELECT ... FOR UPDATE``), so concurrent
+workers never lose an update. An entity's row and all its index rows are written by a single
+statement (data-modifying CTEs fed by ``unnest`` arrays), keeping a write to a few round trips.
+Queries use the same narrowing SQL as SQLite (``base.query_narrowing``) with ``?`` renumbered to
+``$n``, a GiST ``box`` index for the geo prefilter, and the same exact check and pagination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import asyncpg
+import orjson
+
+from cityhub.errors import AlreadyExists, BadRequestData, ConfigError, NgsiError, StorageError
+from cityhub.ngsild.entity import Entity
+from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
+from cityhub.ngsild.models import now_iso
+from cityhub.storage import base
+from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
+from cityhub.storage.migrations import migration_scripts
+
+_CHUNK = 512
+_RETRIES = 5  # whole-transaction attempts when PostgreSQL reports a deadlock
+_MIGRATION_LOCK = 0x63697479687562  # "cityhub": serialises migrations of concurrent workers
+_CREATE_LOCK = 0x63697479  # with hashtext(tenant): batches creating entities in a tenant
+# Errors of the database or the connection, as opposed to bugs or the caller's input.
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# Text PostgreSQL cannot store (NUL characters): the caller's input, not a server failure.
+_BAD_TEXT = (asyncpg.UntranslatableCharacterError, asyncpg.CharacterNotInRepertoireError)
+_RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+def _index_ctes(p: int) -> str:
+    """CTEs inserting the index rows of the entity in CTE ``k`` from the arrays $p..$p+9."""
+    return (
+        f"it AS (INSERT INTO type_idx (eid, type) SELECT k.pk, t FROM k, unnest(${p}::text[]) t), "
+        "ia AS (INSERT INTO attr_idx (eid, name, kind, num, str) SELECT k.pk, a.* FROM k, "
+        f"unnest(${p + 1}::text[], ${p + 2}::text[], ${p + 3}::float8[], ${p + 4}::text[]) a), "
+        "ig AS (INSERT INTO geo_idx (eid, name, bbox) "
+        "SELECT k.pk, g.n, box(point(g.x1, g.y1), point(g.x2, g.y2)) FROM k, "
+        f"unnest(${p + 5}::text[], ${p + 6}::float8[], ${p + 7}::float8[], ${p + 8}::float8[], "
+        f"${p + 9}::float8[]) g(n, x1, y1, x2, y2)) "
+    )
+
+
+# Sibling CTEs share one snapshot, so the DELETEs never see the rows the INSERTs add.
+_DROP_INDEX = (
+    "dt AS (DELETE FROM type_idx WHERE eid = $1), da AS (DELETE FROM attr_idx WHERE eid = $1), "
+    "dg AS (DELETE FROM geo_idx WHERE eid = $1) "
+)
+_LOCK = "SELECT pk, doc FROM entities WHERE tenant = $1 AND id = $2 FOR UPDATE"
+_COUNT_IDS = "SELECT count(*) FROM entities WHERE tenant = $1 AND id = ANY($2::text[])"
+_LOCK_ALL = (
+    "SELECT 1 FROM entities WHERE tenant = $1 AND id = ANY($2::text[]) "
+    'ORDER BY id COLLATE "C" FOR UPDATE'
+)
+_INSERT = (
+    "WITH k AS (INSERT INTO entities (tenant, id, doc) VALUES ($1, $2, $3) RETURNING pk), "
+    + _index_ctes(4)
+    + "SELECT pk FROM k"
+)
+_UPDATE = (
+    "WITH k AS (UPDATE entities SET doc = $2 WHERE pk = $1 RETURNING pk), "
+    + _DROP_INDEX
+    + ", "
+    + _index_ctes(3)
+    + "SELECT pk FROM k"
+)
+_DELETE = "WITH " + _DROP_INDEX + "DELETE FROM entities WHERE pk = $1"
+
+
+def _index_args(entity: Entity) -> list[list[Any]]:
+    """The ten arrays :func:`_index_ctes` expects, from :func:`base.index_rows`."""
+    values, boxes = base.index_rows(entity)
+    return [
+        list(entity["type"]),
+        *([v[i] for v in values] for i in range(4)),
+        [name for name, _ in boxes],
+        *([float(box[i]) for _, box in boxes] for i in range(4)),
+    ]
+
+
+def numbered(sql: str, start: int = 1) -> str:
+    """``?`` placeholders renumbered ``$start``, ``$start+1``, ... left to right."""
+    head, *rest = sql.split("?")
+    return head + "".join(f"${n}{part}" for n, part in enumerate(rest, start))
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    """JSONB (and JSON) in and out as Python objects, through orjson."""
+    for name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            name,
+            schema="pg_catalog",
+            format="text",
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+        )
+
+
+@contextlib.contextmanager
+def _db_errors(what: str) -> Iterator[None]:
+    """Turn database failures into StorageError (and unstorable text into BadRequestData)."""
+    try:
+        yield
+    except _BAD_TEXT as err:
+        raise BadRequestData(f"text PostgreSQL cannot store: {_reason(err)}") from err
+    except _DB_ERRORS as err:
+        raise StorageError(f"PostgreSQL {what} failed: {_reason(err)}") from err
+
+
+class PostgresStorage:
+    """Entities in a PostgreSQL database, shared by any number of workers."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self._dsn = url
+        parsed = urlparse(url)
+        try:
+            port = parsed.port or 5432
+        except ValueError as err:
+            raise ConfigError(f"bad database URL: {err}") from err
+        host = parsed.hostname or parse_qs(parsed.query).get("host", ["localhost"])[0]
+        self._where = f"{host}:{port}/{parsed.path.lstrip('/') or parsed.username or ''}"
+        # Never keep the password where it could be shown (logs, status pages).
+        netloc = parsed.netloc.rpartition("@")
+        user = netloc[0].partition(":")[0]
+        self.url = parsed._replace(netloc=f"{user}@{netloc[2]}" if user else netloc[2]).geturl()
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._tenants: set[str] = {""}
+
+    async def open(self) -> None:
+        """Connect, migrate the schema (one worker at a time) and load the tenants."""
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=max(1, self._pool_size),
+                init=_init_connection,
+                timeout=10,
+            )
+        except (*_DB_ERRORS, ValueError) as err:
+            raise ConfigError(
+                f"cannot connect to PostgreSQL at {self._where}: {_reason(err)}"
+            ) from err
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+                )
+                current = await conn.fetchval(
+                    "SELECT coalesce(max(version), 0) FROM schema_version"
+                )
+                for version, sql in migration_scripts("postgres"):
+                    if version > current:
+                        await conn.execute(sql)
+                        await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
+                rows = await conn.fetch("SELECT name FROM tenants")
+        except _DB_ERRORS as err:
+            await pool.close()
+            raise ConfigError(
+                f"cannot migrate PostgreSQL database at {self._where}: {_reason(err)}"
+            ) from err
+        self._tenants |= {r["name"] for r in rows}
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Wait for checked-out connections (10 s at most), then close them all."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except TimeoutError:
+                pool.terminate()
+
+    def _need_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StorageError("storage is closed")
+        return self._pool
+
+    # --- tenants ------------------------------------------------------------------------
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        """True once a tenant received its first write (in any worker)."""
+        if tenant in self._tenants:
+            return True
+        with _db_errors("read"):
+            found = await self._need_pool().fetchval(
+                "SELECT 1 FROM tenants WHERE name = $1", tenant
+            )
+        if found:
+            self._tenants.add(tenant)
+        return bool(found)
+
+    # --- entities -----------------------------------------------------------------------
+
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        """One entity by id, or None."""
+        with _db_errors("read"):
+            doc: Entity | None = await self._need_pool().fetchval(
+                "SELECT doc FROM entities WHERE tenant = $1 AND id = $2", tenant, entity_id
+            )
+        return doc
+
+    async def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
+        """Run each mutation atomically, all in one transaction committed before returning."""
+        pool = self._need_pool()
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    if tenant not in self._tenants:
+                        await conn.execute(
+                            "INSERT INTO tenants VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                            tenant,
+                            now_iso(),
+                        )
+                    if len(mutations) > 1:
+                        await _lock_batch(conn, tenant, mutations)
+                    outcomes = [await self._apply_one(conn, tenant, m) for m in mutations]
+            except _RETRYABLE as err:
+                # A rare lock cycle _lock_batch cannot rule out: PostgreSQL aborted this side.
+                # Mutators are pure, so running the whole call again is safe.
+                if attempt == _RETRIES:
+                    raise StorageError(f"PostgreSQL write failed: {_reason(err)}") from err
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            except _DB_ERRORS as err:
+                raise StorageError(f"PostgreSQL write failed: {_reason(err)}") from err
+            self._tenants.add(tenant)
+            return outcomes
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _apply_one(self, conn: asyncpg.Connection, tenant: str, m: Mutation) -> Outcome:
+        for attempt in (1, 2):
+            try:
+                async with conn.transaction():  # a savepoint: a failure undoes this one only
+                    return await self._apply_locked(conn, tenant, m)
+            except asyncpg.UniqueViolationError:
+                # Another transaction created this entity since our SELECT: go again, on its
+                # row now (create_only then reports AlreadyExists).
+                if attempt == 2:
+                    raise
+            except _BAD_TEXT as err:
+                return Outcome(
+                    m.entity_id,
+                    error=BadRequestData(
+                        f"entity {m.entity_id!r} cannot be stored: {_reason(err)}"
+                    ),
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _apply_locked(conn: asyncpg.Connection, tenant: str, m: Mutation) -> Outcome:
+        row = await conn.fetchrow(_LOCK, tenant, m.entity_id)
+        before: Entity | None = row["doc"] if row else None
+        if m.create_only and before is not None:
+            return Outcome(
+                m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
+            )
+        try:
+            after = m.fn(before)
+        except NgsiError as err:
+            return Outcome(m.entity_id, before, before, err)
+        if after == before:
+            return Outcome(m.entity_id, before, after)
+        if after is None:
+            if row is not None:  # (absent and deleted is "unchanged", handled above)
+                await conn.execute(_DELETE, row["pk"])
+        elif row is None:
+            await conn.execute(_INSERT, tenant, m.entity_id, after, *_index_args(after))
+        else:
+            await conn.execute(_UPDATE, row["pk"], after, *_index_args(after))
+        return Outcome(m.entity_id, before, after)
+
+    async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        """Entities matching ``query`` (index narrowing, exact check, pagination)."""
+        narrowing = base.query_narrowing(query)
+        clauses = ["e.tenant = ?", *narrowing.clauses]
+        params: list[Any] = [tenant, *narrowing.params]
+        box = query.geo.search_bbox() if query.geo is not None else None
+        if box is not None and query.geo is not None:
+            clauses.append(
+                "e.pk IN (SELECT eid FROM geo_idx WHERE "
+                "bbox && box(point(?, ?), point(?, ?)) AND name = ?)"
+            )
+            params.extend([*(float(x) for x in box), query.geo.geoproperty])
+        where = " AND ".join(f"({c})" for c in clauses)
+        exact = base.exact_in_sql(query)
+        pool = self._need_pool()
+        with _db_errors("query"):
+            async with pool.acquire() as conn:
+                if exact and not query.count:
+                    return await _exact_page(conn, where, params, query)
+                # Several statements: read them all from one snapshot.
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    if exact:
+                        return await _exact_page(conn, where, params, query)
+                    async with contextlib.aclosing(_chunks(conn, where, params)) as chunks:
+                        return await _paginate(query, chunks)
+
+    async def types(self, tenant: str) -> list[TypeInfo]:
+        """Entity types with counts and attribute names/types."""
+        pool = self._need_pool()
+        with _db_errors("query"):
+            async with (
+                pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                counts = await conn.fetch(
+                    "SELECT t.type, count(*) FROM type_idx t JOIN entities e ON e.pk = t.eid "
+                    'WHERE e.tenant = $1 GROUP BY t.type ORDER BY t.type COLLATE "C"',
+                    tenant,
+                )
+                attrs = await conn.fetch(
+                    "SELECT DISTINCT t.type, a.name, a.kind FROM type_idx t "
+                    "JOIN entities e ON e.pk = t.eid JOIN attr_idx a ON a.eid = t.eid "
+                    "WHERE e.tenant = $1",
+                    tenant,
+                )
+        infos = {t: TypeInfo(t, n, {}) for t, n in counts}
+        for t, name, kind in attrs:
+            infos[t].attrs.setdefault(name, set()).add(kind)
+        return list(infos.values())
+
+    # --- stored @contexts ---------------------------------------------------------------
+
+    async def context_put(self, tenant: str, ident: str, url: str, kind: str, body: Any) -> None:
+        """Store (or replace) a JSON-LD context."""
+        with _db_errors("write"):
+            await self._need_pool().execute(
+                "INSERT INTO jsonld_contexts VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT (ident) DO UPDATE SET tenant = excluded.tenant, url = excluded.url, "
+                "kind = excluded.kind, body = excluded.body, created_at = excluded.created_at",
+                ident,
+                tenant,
+                url,
+                kind,
+                body,
+                now_iso(),
+            )
+
+    async def context_get(self, ident: str) -> dict[str, Any] | None:
+        """A stored context by id."""
+        with _db_errors("read"):
+            row = await self._need_pool().fetchrow(
+                "SELECT ident, url, kind, body, created_at FROM jsonld_contexts WHERE ident = $1",
+                ident,
+            )
+        return _context_row(row, with_body=True) if row else None
+
+    async def context_list(self) -> list[dict[str, Any]]:
+        """Every stored context, oldest first."""
+        with _db_errors("read"):
+            rows = await self._need_pool().fetch(
+                "SELECT ident, url, kind, created_at FROM jsonld_contexts "
+                'ORDER BY created_at COLLATE "C"'
+            )
+        return [_context_row(r, with_body=False) for r in rows]
+
+    async def context_delete(self, ident: str) -> bool:
+        """Delete a stored context."""
+        with _db_errors("write"):
+            status: str = await self._need_pool().execute(
+                "DELETE FROM jsonld_contexts WHERE ident = $1", ident
+            )
+        return status != "DELETE 0"
+
+
+async def _lock_batch(conn: asyncpg.Connection, tenant: str, mutations: Sequence[Mutation]) -> None:
+    """Take a batch's locks up front in one global order, so overlapping batches queue up.
+
+    Rows that do not exist yet cannot be locked, so a batch that may create entities first takes
+    a per-tenant lock (such batches run one at a time); then every batch locks its existing rows
+    in id order. A single mutation takes one lock only and needs none of this.
+    """
+    ids = sorted({m.entity_id for m in mutations if "\x00" not in m.entity_id})
+    if await conn.fetchval(_COUNT_IDS, tenant, ids) < len(ids):
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _CREATE_LOCK, tenant)
+    await conn.execute(_LOCK_ALL, tenant, ids)
+
+
+def _context_row(row: asyncpg.Record, *, with_body: bool) -> dict[str, Any]:
+    out = {
+        "id": row["ident"],
+        "url": row["url"],
+        "kind": row["kind"],
+        "createdAt": row["created_at"],
+    }
+    if with_body:
+        out["body"] = row["body"]
+    return out
+
+
+async def _exact_page(
+    conn: asyncpg.Connection, where: str, params: list[Any], query: EntityQuery
+) -> QueryResult:
+    """The page (and count) straight from SQL, when the narrowing is the exact answer."""
+    count = None
+    if query.count:
+        count = await conn.fetchval(
+            numbered(f"SELECT count(*) FROM entities e WHERE {where}"), *params
+        )
+    rows = await conn.fetch(
+        numbered(f"SELECT doc FROM entities e WHERE {where} ORDER BY e.pk LIMIT ? OFFSET ?"),
+        *params,
+        query.limit,
+        query.offset,
+    )
+    return QueryResult([r["doc"] for r in rows], count)
+
+
+async def _chunks(
+    conn: asyncpg.Connection, where: str, params: list[Any]
+) -> AsyncGenerator[list[Entity], None]:
+    """Candidate entities in pk order, fetched lazily ``_CHUNK`` at a time (keyset)."""
+    sql = numbered(
+        f"SELECT pk, doc FROM entities e WHERE {where} AND e.pk > ? ORDER BY e.pk LIMIT ?"
+    )
+    last = -1
+    while True:
+        rows = await conn.fetch(sql, *params, last, _CHUNK)
+        yield [r["doc"] for r in rows]
+        if len(rows) < _CHUNK:
+            return
+        last = rows[-1]["pk"]
+
+
+async def _paginate(query: EntityQuery, chunks: AsyncIterator[list[Entity]]) -> QueryResult:
+    """:func:`base.paginate` over lazily fetched chunks, with the very same semantics."""
+    matched: list[Entity] = []
+    need = query.offset + query.limit
+    by_distance = query.geo is not None and query.geo.georel == "near"
+    total = 0
+    async for chunk in chunks:
+        for entity in chunk:
+            if not entity_matches(query, entity):
+                continue
+            total += 1
+            if by_distance or len(matched) < need:
+                matched.append(entity)
+            elif not query.count:
+                break
+        else:
+            continue
+        break  # enough matches and no count wanted: stop fetching
+    if by_distance:
+        matched.sort(key=lambda e: near_distance(query, e))
+    page = matched[query.offset : need]
+    return QueryResult(page, total if query.count else None)

@@ -1,0 +1,439 @@
+"""SQLite backend: the embedded default.
+
+One writer thread owns the only write connection: it drains every pending job, runs them in one
+``BEGIN IMMEDIATE`` transaction (each job under a SAVEPOINT, so one failing job rolls back alone)
+and commits once — group commit, so durability (``synchronous=FULL`` by default) costs one fsync
+per batch, not per request. Reads run in a small thread pool on their own connections, in
+parallel with the writer thanks to WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cityhub.errors import AlreadyExists, ConfigError, NgsiError, StorageError
+from cityhub.ngsild.entity import Entity
+from cityhub.ngsild.filters import EntityQuery
+from cityhub.ngsild.models import now_iso
+from cityhub.storage import base
+from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
+from cityhub.storage.migrations import migration_scripts
+
+_CHUNK = 512
+_Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+
+
+def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.cancelled():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+class _Writer(threading.Thread):
+    """The single writer: group commit of queued jobs."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int) -> None:
+        super().__init__(name="cityhub-sqlite-writer", daemon=True)
+        self._connect = connect
+        self._max_batch = max_batch
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        conn = self._connect()
+        try:
+            stop = False
+            while not stop:
+                first = self.jobs.get()
+                if first is None:
+                    break
+                batch = [first]
+                while len(batch) < self._max_batch:
+                    try:
+                        nxt = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._run_batch(conn, batch)
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, _fut, _loop in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    results.append((True, fn(conn)))
+                    conn.execute("RELEASE job")
+                except Exception as err:  # noqa: BLE001 - handed to the awaiting caller
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((False, err))
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            failure = StorageError(f"SQLite write failed: {err}")
+            results = [(False, failure)] * len(batch)
+        for (ok, value), (_fn, fut, loop) in zip(results, batch, strict=True):
+            loop.call_soon_threadsafe(_resolve, fut, ok, value)
+
+
+class SQLiteStorage:
+    """Entities in one SQLite file (or ``:memory:`` for tests)."""
+
+    def __init__(
+        self, path: str, *, synchronous: str = "FULL", readers: int = 4, max_batch: int = 256
+    ) -> None:
+        self.url = f"sqlite:///{path}"
+        self.path = path
+        self._synchronous = synchronous
+        self._readers = readers
+        self._max_batch = max_batch
+        self._writer: _Writer | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._tenants: set[str] = {""}
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+
+    # --- connections --------------------------------------------------------------------
+
+    def _connect(self, readonly: bool = False) -> sqlite3.Connection:
+        uri = self.path if self.path.startswith("file:") else None
+        conn = sqlite3.connect(
+            uri or self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=uri is not None,
+            timeout=30,
+        )
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA mmap_size = 268435456")
+        if readonly:
+            conn.execute("PRAGMA query_only = 1")
+        with self._conns_lock:
+            self._all_conns.append(conn)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(readonly=True)
+            self._local.conn = conn
+        return conn
+
+    async def open(self) -> None:
+        """Create the file, switch to WAL, migrate, start the writer and readers."""
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            parent = Path(self.path).expanduser().resolve().parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ConfigError(f"cannot create data directory {parent}: {err.strerror}") from err
+        try:
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate(conn)
+            self._tenants |= {r[0] for r in conn.execute("SELECT name FROM tenants")}
+        except sqlite3.Error as err:
+            raise ConfigError(f"cannot open SQLite database {self.path}: {err}") from err
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._writer = _Writer(self._connect, self._max_batch)
+        self._writer.start()
+        self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityhub-sqlite-read")
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        for version, sql in migration_scripts("sqlite"):
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        """Let the writer finish its queue, then close every connection."""
+        if self._writer is not None:
+            self._writer.jobs.put(None)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._conns_lock:
+            for conn in self._all_conns:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all_conns.clear()
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self._writer is None:
+            raise StorageError("storage is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._writer.jobs.put((fn, fut, loop))
+        return await fut
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        if self._pool is None:
+            raise StorageError("storage is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(self._reader()))
+
+    # --- tenants ------------------------------------------------------------------------
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        """True once a tenant received its first write."""
+        return tenant in self._tenants
+
+    def _ensure_tenant(self, conn: sqlite3.Connection, tenant: str) -> None:
+        if tenant not in self._tenants:
+            conn.execute("INSERT OR IGNORE INTO tenants VALUES (?, ?)", (tenant, now_iso()))
+
+    # --- entities -----------------------------------------------------------------------
+
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        """One entity by id, or None."""
+
+        def run(conn: sqlite3.Connection) -> Entity | None:
+            row = conn.execute(
+                "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            ).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        result: Entity | None = await self._read(run)
+        return result
+
+    async def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
+        """Run each mutation atomically in the writer; commit durably before returning."""
+
+        def run(conn: sqlite3.Connection) -> list[Outcome]:
+            self._ensure_tenant(conn, tenant)
+            outcomes = [self._apply_one(conn, tenant, m) for m in mutations]
+            return outcomes
+
+        outcomes: list[Outcome] = await self._write(run)
+        self._tenants.add(tenant)
+        return outcomes
+
+    def _apply_one(self, conn: sqlite3.Connection, tenant: str, m: Mutation) -> Outcome:
+        row = conn.execute(
+            "SELECT pk, doc FROM entities WHERE tenant = ? AND id = ?", (tenant, m.entity_id)
+        ).fetchone()
+        before: Entity | None = orjson.loads(row[1]) if row else None
+        if m.create_only and before is not None:
+            return Outcome(
+                m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
+            )
+        try:
+            after = m.fn(before)
+        except NgsiError as err:
+            return Outcome(m.entity_id, before, before, err)
+        if after == before:
+            return Outcome(m.entity_id, before, after)
+        conn.execute("SAVEPOINT m")
+        try:
+            if row is not None:
+                pk = row[0]
+                self._drop_index(conn, pk)
+                if after is None:
+                    conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
+                else:
+                    conn.execute(
+                        "UPDATE entities SET doc = ? WHERE pk = ?", (orjson.dumps(after), pk)
+                    )
+            elif after is not None:
+                cur = conn.execute(
+                    "INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+                    (tenant, m.entity_id, orjson.dumps(after)),
+                )
+                pk = cur.lastrowid
+            if after is not None:
+                self._add_index(conn, pk, after)
+            conn.execute("RELEASE m")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK TO m")
+            conn.execute("RELEASE m")
+            raise
+        return Outcome(m.entity_id, before, after)
+
+    @staticmethod
+    def _drop_index(conn: sqlite3.Connection, pk: int) -> None:
+        conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
+        conn.execute("DELETE FROM attr_idx WHERE eid = ?", (pk,))
+        gids = [r[0] for r in conn.execute("SELECT gid FROM geo_owner WHERE eid = ?", (pk,))]
+        if gids:
+            conn.executemany("DELETE FROM geo_idx WHERE gid = ?", [(g,) for g in gids])
+            conn.execute("DELETE FROM geo_owner WHERE eid = ?", (pk,))
+
+    @staticmethod
+    def _add_index(conn: sqlite3.Connection, pk: int | None, entity: Entity) -> None:
+        conn.executemany("INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in entity["type"]])
+        values, boxes = base.index_rows(entity)
+        conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?)", [(pk, *v) for v in values])
+        for name, (minx, miny, maxx, maxy) in boxes:
+            cur = conn.execute("INSERT INTO geo_owner (eid) VALUES (?)", (pk,))
+            conn.execute(
+                "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cur.lastrowid, minx, maxx, miny, maxy, pk, name),
+            )
+
+    async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        """Entities matching ``query`` (index narrowing, exact check, pagination)."""
+        return await self._read(lambda conn: _run_query(conn, tenant, query))  # type: ignore[no-any-return]
+
+    async def types(self, tenant: str) -> list[TypeInfo]:
+        """Entity types with counts and attribute names/types."""
+
+        def run(conn: sqlite3.Connection) -> list[TypeInfo]:
+            counts = conn.execute(
+                "SELECT t.type, count(*) FROM type_idx t JOIN entities e ON e.pk = t.eid "
+                "WHERE e.tenant = ? GROUP BY t.type ORDER BY t.type",
+                (tenant,),
+            ).fetchall()
+            infos = {t: TypeInfo(t, n, {}) for t, n in counts}
+            for t, name, kind in conn.execute(
+                "SELECT DISTINCT t.type, a.name, a.kind FROM type_idx t "
+                "JOIN entities e ON e.pk = t.eid JOIN attr_idx a ON a.eid = t.eid "
+                "WHERE e.tenant = ?",
+                (tenant,),
+            ):
+                infos[t].attrs.setdefault(name, set()).add(kind)
+            return list(infos.values())
+
+        result: list[TypeInfo] = await self._read(run)
+        return result
+
+    # --- stored @contexts ---------------------------------------------------------------
+
+    async def context_put(self, tenant: str, ident: str, url: str, kind: str, body: Any) -> None:
+        """Store (or replace) a JSON-LD context."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO jsonld_contexts VALUES (?, ?, ?, ?, ?, ?)",
+                (ident, tenant, url, kind, orjson.dumps(body), now_iso()),
+            )
+
+        await self._write(run)
+
+    async def context_get(self, ident: str) -> dict[str, Any] | None:
+        """A stored context by id."""
+
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(
+                "SELECT ident, url, kind, body, created_at FROM jsonld_contexts WHERE ident = ?",
+                (ident,),
+            ).fetchone()
+            return _context_row(row, with_body=True) if row else None
+
+        result: dict[str, Any] | None = await self._read(run)
+        return result
+
+    async def context_list(self) -> list[dict[str, Any]]:
+        """Every stored context, oldest first."""
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                "SELECT ident, url, kind, body, created_at FROM jsonld_contexts ORDER BY created_at"
+            ).fetchall()
+            return [_context_row(r, with_body=False) for r in rows]
+
+        result: list[dict[str, Any]] = await self._read(run)
+        return result
+
+    async def context_delete(self, ident: str) -> bool:
+        """Delete a stored context."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute("DELETE FROM jsonld_contexts WHERE ident = ?", (ident,)).rowcount > 0
+            )
+
+        result: bool = await self._write(run)
+        return result
+
+
+def _context_row(row: Sequence[Any], *, with_body: bool) -> dict[str, Any]:
+    out = {"id": row[0], "url": row[1], "kind": row[2], "createdAt": row[4]}
+    if with_body:
+        out["body"] = orjson.loads(row[3])
+    return out
+
+
+def _split_sql(sql: str) -> Iterator[str]:
+    for statement in sql.split(";"):
+        lines = [ln for ln in statement.splitlines() if not ln.strip().startswith("--")]
+        text = "\n".join(lines).strip()
+        if text:
+            yield text
+
+
+def _run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
+    narrowing = base.query_narrowing(query)
+    clauses = ["e.tenant = ?", *narrowing.clauses]
+    params: list[Any] = [tenant, *narrowing.params]
+    box = query.geo.search_bbox() if query.geo is not None else None
+    if box is not None and query.geo is not None:
+        clauses.append(
+            "e.pk IN (SELECT eid FROM geo_idx WHERE minx <= ? AND maxx >= ? "
+            "AND miny <= ? AND maxy >= ? AND name = ?)"
+        )
+        params.extend([box[2], box[0], box[3], box[1], query.geo.geoproperty])
+    where = " AND ".join(f"({c})" for c in clauses)
+    exact = base.exact_in_sql(query)
+    if exact:
+        count = None
+        if query.count:
+            count = conn.execute(
+                f"SELECT count(*) FROM entities e WHERE {where}", params
+            ).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT doc FROM entities e WHERE {where} ORDER BY e.pk LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        ).fetchall()
+        return QueryResult([orjson.loads(r[0]) for r in rows], count)
+    sql = f"SELECT pk, doc FROM entities e WHERE {where} AND e.pk > ? ORDER BY e.pk LIMIT ?"
+
+    def candidates() -> Iterator[Entity]:
+        last = -1
+        while True:
+            rows = conn.execute(sql, [*params, last, _CHUNK]).fetchall()
+            for _pk, doc in rows:
+                yield orjson.loads(doc)
+            if len(rows) < _CHUNK:
+                return
+            last = rows[-1][0]
+
+    return base.paginate(query, candidates())
