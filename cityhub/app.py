@@ -40,15 +40,16 @@ def _remote_fetcher(settings: Settings) -> Any:
         if not url.startswith(("http://", "https://")):
             raise LdContextNotAvailable(f"cannot fetch @context {url}: only http(s) URLs")
         try:
-            async with httpx.AsyncClient(
-                timeout=settings.context_timeout, follow_redirects=True
-            ) as client, client.stream(
-                "GET", url, headers={"Accept": "application/ld+json, application/json"}
-            ) as resp:
+            async with (
+                httpx.AsyncClient(
+                    timeout=settings.context_timeout, follow_redirects=True
+                ) as client,
+                client.stream(
+                    "GET", url, headers={"Accept": "application/ld+json, application/json"}
+                ) as resp,
+            ):
                 if resp.status_code != 200:
-                    raise LdContextNotAvailable(
-                        f"@context {url} answered HTTP {resp.status_code}"
-                    )
+                    raise LdContextNotAvailable(f"@context {url} answered HTTP {resp.status_code}")
                 data = bytearray()
                 async for chunk in resp.aiter_bytes():
                     data += chunk

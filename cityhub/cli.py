@@ -118,8 +118,7 @@ def _run(settings: Settings, sock: socket.socket) -> None:
     if settings.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        server = uvicorn.Server(config)
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run(sockets=[sock])
 

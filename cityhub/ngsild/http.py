@@ -31,6 +31,7 @@ JSON, JSON_LD, GEO_JSON, MERGE_PATCH = (
 )
 TENANT_HEADER = "ngsild-tenant"
 LINK_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+_MAX_INT = 2**63 - 1  # integer parameters go to SQL as 64-bit integers
 
 
 def media_type(request: Request) -> str:
@@ -172,6 +173,8 @@ def parse_int(request: Request, name: str, default: int, *, minimum: int = 0) ->
         raise BadRequestData(f"{name} must be an integer, got {raw!r}") from err
     if value < minimum:
         raise BadRequestData(f"{name} must be at least {minimum}")
+    if value > _MAX_INT:
+        raise BadRequestData(f"{name} must be at most {_MAX_INT}")
     return value
 
 

@@ -182,9 +182,7 @@ def merge_entity(
                         inst,
                     )
                 )
-                existing[existing.index(match)] = merge_instance(
-                    match, frag, name, iri, ctx, now
-                )
+                existing[existing.index(match)] = merge_instance(match, frag, name, iri, ctx, now)
     entity["modifiedAt"] = now
     return entity
 

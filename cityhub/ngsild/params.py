@@ -126,12 +126,15 @@ def query_from_body(body: Any, ctx: ActiveContext) -> EntityQuery:
         types: list[frozenset[str]] = []
         patterns: list[str] = []
         for sel in selectors:
+            for member in ("idPattern", "type"):
+                if member in sel and not isinstance(sel[member], str):
+                    raise BadRequestData(f"EntitySelector {member} must be a string")
             if "id" in sel:
                 ids.add(check_entity_id(sel["id"]))
             if "idPattern" in sel:
-                patterns.append(str(sel["idPattern"]))
+                patterns.append(sel["idPattern"])
             if "type" in sel:
-                types.extend(parse_type_expr(str(sel["type"]), ctx))
+                types.extend(parse_type_expr(sel["type"], ctx))
         if ids:
             query.ids = frozenset(ids)
         if patterns:

@@ -73,7 +73,9 @@ def render_entity(entity: Entity, view: View) -> dict[str, Any]:
             # a simplified multi-attribute keys its values by datasetId ("@none": the default
             # instance), as the core @context term "dataset" (@container @index) describes
             out[name] = {
-                "dataset": {i.get("datasetId", "@none"): render_instance(i, view) for i in instances}
+                "dataset": {
+                    i.get("datasetId", "@none"): render_instance(i, view) for i in instances
+                }
             }
             continue
         rendered = [render_instance(i, view) for i in instances]

@@ -22,7 +22,8 @@ def storage_for(url: str, settings: Settings) -> Storage:
             path = path[1:]
         if path in ("", ":memory:"):
             raise ConfigError(
-                f"bad database URL {url!r}: give a file, e.g. sqlite:///data/hub.db (relative) or sqlite:////srv/hub.db (absolute)"
+                f"bad database URL {url!r}: give a file, e.g. sqlite:///data/hub.db "
+                "(relative) or sqlite:////srv/hub.db (absolute)"
             )
         return SQLiteStorage(
             path, synchronous=settings.sqlite_synchronous, readers=settings.sqlite_readers

@@ -12,6 +12,7 @@ Queries: a backend narrows candidates with its indexes and confirms each one wit
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -116,8 +117,9 @@ def index_rows(
 ]:
     """Rows for the attribute-value index and the geo index of one entity.
 
-    Value rows: (attribute IRI, attribute type, number or None, string or None), one per instance, plus one per
-    scalar element of an array value, so an index lookup is always a superset of q matches.
+    Value rows: (attribute IRI, attribute type, number or None, string or None), one per
+    instance plus one per scalar element of an array value, so an index lookup is always a
+    superset of q matches.
     Geo rows: (attribute IRI, bbox) for every GeoProperty instance.
     """
     values: list[tuple[str, str, float | None, str | None]] = []
@@ -127,10 +129,9 @@ def index_rows(
             kind = inst.get("type", "Property")
             v = inst.get("object") if kind == RELATIONSHIP else inst.get("value")
             if kind == GEO_PROPERTY and isinstance(v, dict):
-                try:
+                # validated on input; an unindexable shape must never block a write
+                with contextlib.suppress(Exception):
                     boxes.append((name, geo.bbox_of(v)))
-                except Exception:  # noqa: BLE001 - validated on input; never block a write
-                    pass
                 values.append((name, kind, None, None))
                 continue
             items = v if isinstance(v, list) else [v]

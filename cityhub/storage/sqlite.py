@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -143,14 +143,18 @@ class SQLiteStorage:
             self._local.conn = conn
         return conn
 
+    def _make_parent_dir(self) -> None:
+        if self.path.startswith("file:"):
+            return
+        parent = os.path.dirname(os.path.abspath(os.path.expanduser(self.path)))
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"cannot create data directory {parent}: {err.strerror}") from err
+
     async def open(self) -> None:
         """Create the file, switch to WAL, migrate, start the writer and readers."""
-        if self.path != ":memory:" and not self.path.startswith("file:"):
-            parent = Path(self.path).expanduser().resolve().parent
-            try:
-                parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise ConfigError(f"cannot create data directory {parent}: {err.strerror}") from err
+        self._make_parent_dir()
         try:
             conn = self._connect()
             conn.execute("PRAGMA journal_mode = WAL")
