@@ -78,16 +78,21 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         return problem_response(ResourceNotFound(f"no such resource: {request.url.path}"))
     if exc.status_code == 405:
         err = InvalidRequest(f"method {request.method} not allowed on {request.url.path}")
-        resp = problem_response(err)
-        resp.status_code = 405
         # Starlette names only the methods of the first route matching the path; one path has
         # a route per method here, so gather them all
-        resp.headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
-        return resp
-    err = InvalidRequest(str(exc.detail))
-    resp = problem_response(err)
-    resp.status_code = exc.status_code
-    return resp
+        allow = ", ".join(sorted(_allowed_methods(request)))
+        return _problem_with_status(err, 405, {"Allow": allow})
+    return _problem_with_status(InvalidRequest(str(exc.detail)), exc.status_code)
+
+
+def _problem_with_status(
+    err: NgsiError, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    """ProblemDetails for an HTTP status no NgsiError class has (its status member agrees)."""
+    body = {**err.to_problem(), "status": status}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def _allowed_methods(request: Request) -> set[str]:

@@ -6,14 +6,21 @@ write, so append/update/merge never race with another writer. Failures raise Ngs
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from cityhub.errors import BadRequestData, ResourceNotFound
 from cityhub.ngsild.context import ActiveContext
 from cityhub.ngsild.entity import INSTANCE_MEMBERS, VALUE_MEMBER, Entity, Instance
 from cityhub.ngsild.models import NULL_URI, parse_instance, parse_types, stamp
+
+
+def clone(value: Entity) -> Entity:
+    """A deep copy of an entity (an orjson round trip is several times faster than deepcopy)."""
+    copied: Entity = orjson.loads(orjson.dumps(value))
+    return copied
 
 
 @dataclass(slots=True)
@@ -26,7 +33,7 @@ class AttrReport:
 
 def new_entity(parsed: Entity, now: str) -> Entity:
     """A fully stamped entity from a parsed create body."""
-    entity = copy.deepcopy(parsed)
+    entity = clone(parsed)
     entity["createdAt"] = now
     entity["modifiedAt"] = now
     for instances in entity["attrs"].values():
@@ -59,7 +66,7 @@ def upsert_attrs(
     report: AttrReport | None = None,
 ) -> Entity:
     """Append (add or overwrite) or update (only existing) attribute instances."""
-    entity = copy.deepcopy(current)
+    entity = clone(current)
     report = report if report is not None else AttrReport()
     changed = False
     for iri, new_instances in attrs.items():
@@ -98,7 +105,7 @@ def partial_update(
     current: Entity, iri: str, name: str, raw: Any, ctx: ActiveContext, now: str
 ) -> Entity:
     """PATCH /entities/{id}/attrs/{attr}: merge a fragment into one existing instance."""
-    entity = copy.deepcopy(current)
+    entity = clone(current)
     instances = entity["attrs"].get(iri)
     if not instances:
         raise ResourceNotFound(f"entity {current['id']} has no attribute {name}")
@@ -122,6 +129,8 @@ def merge_instance(
     if isinstance(fragment, dict):
         raw: dict[str, Any] = dict(fragment)
         kind = raw["type"] if "type" in raw else target["type"]
+        if not isinstance(kind, str):
+            raise BadRequestData(f"attribute {name!r} has type {kind!r}; a type is a string")
         member = VALUE_MEMBER.get(kind, "value")
         if kind == target["type"] and member not in raw:
             raw[member] = target[VALUE_MEMBER[target["type"]]]  # metadata-only fragment
@@ -149,7 +158,7 @@ def merge_entity(
     now: str,
 ) -> Entity:
     """PATCH /entities/{id} (merge-patch): add, merge or (with urn:ngsi-ld:null) delete."""
-    entity = copy.deepcopy(current)
+    entity = clone(current)
     if body.get("type"):
         # types merge like attributes: new ones are added (multi-typing, clause 4.16)
         entity["type"] = list(dict.fromkeys(entity["type"] + parse_types(body["type"], ctx)))
@@ -195,7 +204,7 @@ def delete_attr(
     current: Entity, iri: str, name: str, dataset_id: str | None, delete_all: bool, now: str
 ) -> Entity:
     """DELETE /entities/{id}/attrs/{attr} (one instance, by datasetId, or all)."""
-    entity = copy.deepcopy(current)
+    entity = clone(current)
     instances = entity["attrs"].get(iri)
     if not instances:
         raise ResourceNotFound(f"entity {current['id']} has no attribute {name}")

@@ -30,6 +30,7 @@ from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
 
 _CHUNK = 512
+_GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
 _Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
 
@@ -266,52 +267,49 @@ class SQLiteStorage:
             return Outcome(m.entity_id, before, before, err)
         if after == before:
             return Outcome(m.entity_id, before, after)
-        conn.execute("SAVEPOINT m")
-        try:
-            if row is not None:
-                pk = row[0]
-                self._drop_index(conn, pk)
-                if after is None:
-                    conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
-                else:
-                    conn.execute(
-                        "UPDATE entities SET doc = ? WHERE pk = ?", (orjson.dumps(after), pk)
-                    )
-            elif after is not None:
-                cur = conn.execute(
-                    "INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
-                    (tenant, m.entity_id, orjson.dumps(after)),
-                )
-                pk = cur.lastrowid
-            if after is not None:
-                self._add_index(conn, pk, after)
-            conn.execute("RELEASE m")
-        except sqlite3.Error:
-            conn.execute("ROLLBACK TO m")
-            conn.execute("RELEASE m")
-            raise
+        pk: int | None = row[0] if row else None
+        if pk is not None:
+            self._drop_index(conn, pk, before)
+            if after is None:
+                conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
+            else:
+                conn.execute("UPDATE entities SET doc = ? WHERE pk = ?", (orjson.dumps(after), pk))
+        elif after is not None:
+            cur = conn.execute(
+                "INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+                (tenant, m.entity_id, orjson.dumps(after)),
+            )
+            pk = cur.lastrowid
+        if after is not None and pk is not None:
+            self._add_index(conn, pk, after)
         return Outcome(m.entity_id, before, after)
 
     @staticmethod
-    def _drop_index(conn: sqlite3.Connection, pk: int) -> None:
+    def _drop_index(conn: sqlite3.Connection, pk: int, before: Entity | None) -> None:
         conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
         conn.execute("DELETE FROM attr_idx WHERE eid = ?", (pk,))
-        gids = [r[0] for r in conn.execute("SELECT gid FROM geo_owner WHERE eid = ?", (pk,))]
-        if gids:
-            conn.executemany("DELETE FROM geo_idx WHERE gid = ?", [(g,) for g in gids])
-            conn.execute("DELETE FROM geo_owner WHERE eid = ?", (pk,))
+        if before is not None:
+            _, boxes = base.index_rows(before)
+            conn.executemany(
+                "DELETE FROM geo_idx WHERE gid = ?",
+                [(pk * _GEO_SLOTS + n,) for n in range(len(boxes))],
+            )
 
     @staticmethod
-    def _add_index(conn: sqlite3.Connection, pk: int | None, entity: Entity) -> None:
+    def _add_index(conn: sqlite3.Connection, pk: int, entity: Entity) -> None:
         conn.executemany("INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in entity["type"]])
         values, boxes = base.index_rows(entity)
-        conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?)", [(pk, *v) for v in values])
-        for name, (minx, miny, maxx, maxy) in boxes:
-            cur = conn.execute("INSERT INTO geo_owner (eid) VALUES (?)", (pk,))
-            conn.execute(
-                "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (cur.lastrowid, minx, maxx, miny, maxy, pk, name),
-            )
+        conn.executemany(
+            "INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)",
+            [(pk, n, *v) for n, v in enumerate(values)],
+        )
+        conn.executemany(
+            "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
+                for n, (name, (minx, miny, maxx, maxy)) in enumerate(boxes[:_GEO_SLOTS])
+            ],
+        )
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Entities matching ``query`` (index narrowing, exact check, pagination)."""

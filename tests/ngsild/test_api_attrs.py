@@ -71,7 +71,9 @@ async def test_append_no_overwrite_with_only_new_attributes_is_204(
     client: httpx.AsyncClient, station: dict[str, Any]
 ) -> None:
     resp = await client.post(
-        ATTRS, params={"options": "noOverwrite"}, json={"salinity": {"type": "Property", "value": 0.2}}
+        ATTRS,
+        params={"options": "noOverwrite"},
+        json={"salinity": {"type": "Property", "value": 0.2}},
     )
 
     assert resp.status_code == 204
@@ -80,7 +82,8 @@ async def test_append_no_overwrite_with_only_new_attributes_is_204(
 
 async def test_append_to_a_missing_entity_is_404(client: httpx.AsyncClient) -> None:
     resp = await client.post(
-        entity_url("urn:ngsi-ld:Entity:ghost") + "/attrs", json={"a": {"type": "Property", "value": 1}}
+        entity_url("urn:ngsi-ld:Entity:ghost") + "/attrs",
+        json={"a": {"type": "Property", "value": 1}},
     )
 
     assert_problem(resp, "ResourceNotFound", 404)
@@ -128,7 +131,8 @@ async def test_update_with_unknown_attributes_is_207_and_does_not_create_them(
 
 async def test_update_of_a_missing_entity_is_404(client: httpx.AsyncClient) -> None:
     resp = await client.patch(
-        entity_url("urn:ngsi-ld:Entity:ghost") + "/attrs", json={"a": {"type": "Property", "value": 1}}
+        entity_url("urn:ngsi-ld:Entity:ghost") + "/attrs",
+        json={"a": {"type": "Property", "value": 1}},
     )
 
     assert_problem(resp, "ResourceNotFound", 404)
@@ -310,7 +314,10 @@ async def test_partial_update_of_an_unknown_dataset_id_is_404(
     )
 
     body = assert_problem(resp, "ResourceNotFound", 404)
-    assert body["detail"] == "attribute ammonium has no instance with datasetId urn:ngsi-ld:Dataset:Nowhere"
+    assert (
+        body["detail"]
+        == "attribute ammonium has no instance with datasetId urn:ngsi-ld:Dataset:Nowhere"
+    )
 
 
 async def test_update_attrs_targets_instances_by_dataset_id(

@@ -367,6 +367,8 @@ async def test_query_without_any_selector_is_400(client: httpx.AsyncClient) -> N
         ({"entities": [{"type": "Sensor"}]}, "BadRequestData"),  # "type": "Query" missing
         ({"type": "Query", "entities": {"type": "Sensor"}}, "BadRequestData"),
         ({"type": "Query", "entities": [{"id": "nonsense"}]}, "BadRequestData"),
+        ({"type": "Query", "entities": [{"type": {"name": "Sensor"}}]}, "BadRequestData"),
+        ({"type": "Query", "entities": [{"type": "Sensor", "idPattern": 5}]}, "BadRequestData"),
         ({"type": "Query", "q": "level>"}, "InvalidRequest"),
         ({"type": "Query", "attrs": "level"}, "BadRequestData"),
         (

@@ -166,7 +166,9 @@ async def test_smart_data_model_entities_round_trip_with_their_context(
     await create(client, air_quality, headers=LD_JSON)
 
     body = await retrieve(client, air_quality["id"], headers=link(air_quality["@context"][0]))
-    ids = await query_ids(client, type="https://smartdatamodels.org/dataModel.Environment/AirQualityObserved")
+    ids = await query_ids(
+        client, type="https://smartdatamodels.org/dataModel.Environment/AirQualityObserved"
+    )
 
     assert body == without_context(air_quality)
     assert ids == [air_quality["id"]]
@@ -174,7 +176,10 @@ async def test_smart_data_model_entities_round_trip_with_their_context(
 
 async def test_inline_context_object_in_the_body(client: httpx.AsyncClient) -> None:
     body = {
-        "@context": {"temperature": "https://inline.example/temp", "Room": "https://inline.example/Room"},
+        "@context": {
+            "temperature": "https://inline.example/temp",
+            "Room": "https://inline.example/Room",
+        },
         "id": ROOM,
         "type": "Room",
         "temperature": {"type": "Property", "value": 19},
@@ -237,7 +242,9 @@ async def test_link_header_with_ld_json_is_400(client: httpx.AsyncClient, vendor
     assert (await client.get(entity_url(ROOM))).status_code == 404
 
 
-async def test_context_in_a_plain_json_body_is_400(client: httpx.AsyncClient, vendor_a: str) -> None:
+async def test_context_in_a_plain_json_body_is_400(
+    client: httpx.AsyncClient, vendor_a: str
+) -> None:
     resp = await client.post(ENTITIES, json={"@context": vendor_a, "id": ROOM, "type": "Room"})
 
     assert_problem(resp, "BadRequestData", 400)

@@ -25,8 +25,14 @@ async def inventory(client: httpx.AsyncClient) -> None:
                 "id": "urn:ngsi-ld:ParkingSpot:1",
                 "type": "ParkingSpot",
                 "status": {"type": "Property", "value": "free"},
-                "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [127, 37]}},
-                "refParkingSite": {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:1"},
+                "location": {
+                    "type": "GeoProperty",
+                    "value": {"type": "Point", "coordinates": [127, 37]},
+                },
+                "refParkingSite": {
+                    "type": "Relationship",
+                    "object": "urn:ngsi-ld:OffStreetParking:1",
+                },
             },
             {
                 "id": "urn:ngsi-ld:ParkingSpot:2",
@@ -194,7 +200,10 @@ async def test_discovery_in_ld_json(client: httpx.AsyncClient) -> None:
     resp = await client.get(TYPES, headers={"Accept": "application/ld+json"})
 
     assert resp.headers["content-type"] == "application/ld+json"
-    assert resp.json()["@context"] == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
+    assert (
+        resp.json()["@context"]
+        == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
+    )
 
 
 async def test_details_must_be_a_boolean(client: httpx.AsyncClient) -> None:

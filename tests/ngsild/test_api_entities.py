@@ -4,7 +4,7 @@ representation, replace, merge-patch, delete, and the round trip of every attrib
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -71,9 +71,7 @@ async def test_create_with_application_ld_json_and_inline_context(
         "speed": {"type": "Property", "value": 31.5},
     }
 
-    resp = await client.post(
-        ENTITIES, json=body, headers={"Content-Type": "application/ld+json"}
-    )
+    resp = await client.post(ENTITIES, json=body, headers={"Content-Type": "application/ld+json"})
 
     assert resp.status_code == 201
     stored = await retrieve(client, "urn:ngsi-ld:Bus:gwacheon-3")
@@ -169,7 +167,7 @@ async def test_retrieve_concise(client: httpx.AsyncClient, stellio_entity: dict[
 async def test_sys_attrs_adds_created_and_modified_at_everywhere(
     client: httpx.AsyncClient, stellio_entity: dict[str, Any]
 ) -> None:
-    before = datetime.now().astimezone()
+    before = datetime.now(UTC)
     await create(client, stellio_entity)
 
     plain = await retrieve(client, STELLIO_ID)

@@ -183,7 +183,10 @@ async def test_equals(client: httpx.AsyncClient) -> None:
 @pytest.mark.usefixtures("gwacheon")
 async def test_within_a_multipolygon(client: httpx.AsyncClient) -> None:
     two_boxes = json.dumps(
-        [json.loads(box(126.9900, 37.4280, 126.9920, 37.4300)), json.loads(box(127.02, 37.42, 127.03, 37.44))]
+        [
+            json.loads(box(126.9900, 37.4280, 126.9920, 37.4300)),
+            json.loads(box(127.02, 37.42, 127.03, 37.44)),
+        ]
     )
 
     ids = await geo_ids(client, "within", "MultiPolygon", two_boxes)
@@ -284,18 +287,30 @@ async def test_geo_json_of_an_entity_without_the_geometry_property(
             "BadRequestData",
         ),
         (
-            {"georel": "near;maxDistance==9", "geometry": "Polygon", "coordinates": AROUND_CITY_HALL},
+            {
+                "georel": "near;maxDistance==9",
+                "geometry": "Polygon",
+                "coordinates": AROUND_CITY_HALL,
+            },
             "BadRequestData",
         ),
         (
-            {"georel": "within;maxDistance==9", "geometry": "Polygon", "coordinates": AROUND_CITY_HALL},
+            {
+                "georel": "within;maxDistance==9",
+                "geometry": "Polygon",
+                "coordinates": AROUND_CITY_HALL,
+            },
             "BadRequestData",
         ),
         ({"georel": "within", "geometry": "Circle", "coordinates": "[127,37]"}, "BadRequestData"),
         ({"georel": "within", "geometry": "Point", "coordinates": "[127"}, "BadRequestData"),
         ({"georel": "within", "geometry": "Point", "coordinates": "[200,37]"}, "BadRequestData"),
         (
-            {"georel": "within", "geometry": "Polygon", "coordinates": "[[[0,0],[1,0],[1,1],[0,2]]]"},
+            {
+                "georel": "within",
+                "geometry": "Polygon",
+                "coordinates": "[[[0,0],[1,0],[1,1],[0,2]]]",
+            },
             "BadRequestData",
         ),
         ({"georel": "within", "geometry": "Polygon"}, "InvalidRequest"),

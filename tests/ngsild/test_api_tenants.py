@@ -71,9 +71,7 @@ async def test_queries_and_discovery_see_only_their_tenant(client: httpx.AsyncCl
 
 
 async def test_batch_operations_stay_in_their_tenant(client: httpx.AsyncClient) -> None:
-    resp = await client.post(
-        f"{BATCH}/create", json=[streetlight(5)], headers=GWACHEON
-    )
+    resp = await client.post(f"{BATCH}/create", json=[streetlight(5)], headers=GWACHEON)
     assert resp.status_code == 201
 
     found = await client.post(
@@ -132,8 +130,6 @@ async def test_a_rejected_write_does_not_create_the_tenant(client: httpx.AsyncCl
 
 @pytest.mark.parametrize("tenant", ["two words", "semi;colon", "x" * 65, "../etc"])
 async def test_invalid_tenant_names_are_400(client: httpx.AsyncClient, tenant: str) -> None:
-    resp = await client.post(
-        ENTITIES, json=streetlight(1), headers={"NGSILD-Tenant": tenant}
-    )
+    resp = await client.post(ENTITIES, json=streetlight(1), headers={"NGSILD-Tenant": tenant})
 
     assert_problem(resp, "BadRequestData", 400)

@@ -10,28 +10,27 @@ CREATE TABLE entities (
     doc BLOB NOT NULL,
     UNIQUE (tenant, id)
 );
+-- index tables are clustered by entity (WITHOUT ROWID), so dropping an entity's rows is one
+-- range delete and needs no extra index
 CREATE TABLE type_idx (
     eid INTEGER NOT NULL,
-    type TEXT NOT NULL
-);
+    type TEXT NOT NULL,
+    PRIMARY KEY (eid, type)
+) WITHOUT ROWID;
 CREATE INDEX type_idx_type ON type_idx (type, eid);
-CREATE INDEX type_idx_eid ON type_idx (eid);
 CREATE TABLE attr_idx (
     eid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
     num REAL,
-    str TEXT
-);
+    str TEXT,
+    PRIMARY KEY (eid, seq)
+) WITHOUT ROWID;
 CREATE INDEX attr_idx_num ON attr_idx (name, num);
 CREATE INDEX attr_idx_str ON attr_idx (name, str);
-CREATE INDEX attr_idx_eid ON attr_idx (eid);
+-- geo rows: gid = entity pk * 1024 + n (n-th GeoProperty instance of the entity)
 CREATE VIRTUAL TABLE geo_idx USING rtree (gid, minx, maxx, miny, maxy, +eid INTEGER, +name TEXT);
-CREATE TABLE geo_owner (
-    gid INTEGER PRIMARY KEY,
-    eid INTEGER NOT NULL
-);
-CREATE INDEX geo_owner_eid ON geo_owner (eid);
 CREATE TABLE jsonld_contexts (
     ident TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
