@@ -220,28 +220,36 @@ def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
 
 
 def query_narrowing(query: EntityQuery) -> Narrowing:
-    """Backend-neutral narrowing clauses for ids, types, attrs and q (geo is per backend)."""
+    """Backend-neutral narrowing clauses for ids, types, attrs and q (geo is per backend).
+
+    The most selective index drives: ids, then q's value index, then types; the later
+    selectors become correlated look-ups so the planner cannot pick them as the driver.
+    """
     n = Narrowing()
     if query.ids is not None:
         n.clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
         n.params.extend(sorted(query.ids))
+    narrowed = q_narrowing(query.q) if query.q is not None else None
+    if narrowed is not None:
+        n.clauses.append(narrowed[0])
+        n.params.extend(narrowed[1])
     if query.types is not None:
+        lookup = (
+            "EXISTS (SELECT 1 FROM type_idx t WHERE t.eid = e.pk AND t.type = ?)"
+            if narrowed is not None or query.ids is not None
+            else "e.pk IN (SELECT eid FROM type_idx WHERE type = ?)"
+        )
         alts = []
         for conj in query.types:
-            alts.append(
-                " AND ".join("e.pk IN (SELECT eid FROM type_idx WHERE type = ?)" for _ in conj)
-            )
+            alts.append(" AND ".join(lookup for _ in conj))
             n.params.extend(sorted(conj))
         n.clauses.append(" OR ".join(f"({a})" for a in alts))
     if query.attrs is not None:
         marks = ",".join("?" * len(query.attrs))
-        n.clauses.append(f"e.pk IN (SELECT eid FROM attr_idx WHERE name IN ({marks}))")
+        n.clauses.append(
+            f"EXISTS (SELECT 1 FROM attr_idx a WHERE a.eid = e.pk AND a.name IN ({marks}))"
+        )
         n.params.extend(sorted(query.attrs))
-    if query.q is not None:
-        narrowed = q_narrowing(query.q)
-        if narrowed is not None:
-            n.clauses.append(narrowed[0])
-            n.params.extend(narrowed[1])
     return n
 
 

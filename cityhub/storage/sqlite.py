@@ -22,14 +22,16 @@ from typing import Any
 import orjson
 
 from cityhub.errors import AlreadyExists, ConfigError, NgsiError, StorageError
+from cityhub.ngsild import geo
 from cityhub.ngsild.entity import Entity
-from cityhub.ngsild.filters import EntityQuery
+from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
 from cityhub.ngsild.models import now_iso
 from cityhub.storage import base
 from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
 
 _CHUNK = 512
+_NEAR_SLACK_M = 5.0  # R-tree boxes are float32: allow for their rounding
 _GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
 _Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
@@ -112,6 +114,7 @@ class SQLiteStorage:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._tenants: set[str] = {""}
+        self._loop_conn: sqlite3.Connection | None = None
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
 
@@ -128,8 +131,9 @@ class SQLiteStorage:
         )
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute(f"PRAGMA cache_size = {-16384 if readonly else -65536}")
         conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA secure_delete = OFF")  # Debian builds default it to ON
         conn.execute("PRAGMA mmap_size = 268435456")
         if readonly:
             conn.execute("PRAGMA query_only = 1")
@@ -201,6 +205,7 @@ class SQLiteStorage:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._all_conns.clear()
+        self._loop_conn = None
 
     async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self._writer is None:
@@ -229,16 +234,14 @@ class SQLiteStorage:
     # --- entities -----------------------------------------------------------------------
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
-        """One entity by id, or None."""
-
-        def run(conn: sqlite3.Connection) -> Entity | None:
-            row = conn.execute(
-                "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-            ).fetchone()
-            return orjson.loads(row[0]) if row else None
-
-        result: Entity | None = await self._read(run)
-        return result
+        """One entity by id, or None (read on the event-loop thread: an index look-up costs
+        less than the hop to a reader thread)."""
+        if self._loop_conn is None:
+            self._loop_conn = self._connect(readonly=True)
+        row = self._loop_conn.execute(
+            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        return orjson.loads(row[0]) if row else None
 
     async def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
         """Run each mutation atomically in the writer; commit durably before returning."""
@@ -404,9 +407,13 @@ def _split_sql(sql: str) -> Iterator[str]:
 
 def _run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
     narrowing = base.query_narrowing(query)
-    clauses = ["e.tenant = ?", *narrowing.clauses]
+    # "+e.tenant" keeps the planner off the tenant index unless ids drive the look-up
+    tenant_clause = "e.tenant = ?" if query.ids is not None else "+e.tenant = ?"
+    clauses = [tenant_clause, *narrowing.clauses]
     params: list[Any] = [tenant, *narrowing.params]
     box = query.geo.search_bbox() if query.geo is not None else None
+    if box is not None and query.geo is not None and query.geo.georel == "near":
+        return _near_query(conn, query, clauses, params, box)
     if box is not None and query.geo is not None:
         clauses.append(
             "e.pk IN (SELECT eid FROM geo_idx WHERE minx <= ? AND maxx >= ? "
@@ -439,3 +446,60 @@ def _run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> Que
             last = rows[-1][0]
 
     return base.paginate(query, candidates())
+
+
+def _box_lower_bound(qlon: float, qlat: float, box: tuple[float, float, float, float]) -> float:
+    """Metres from the query point to the nearest point of an indexed box (a lower bound)."""
+    minx, miny, maxx, maxy = box
+    return geo.haversine_m(qlon, qlat, min(max(qlon, minx), maxx), min(max(qlat, miny), maxy))
+
+
+def _near_query(
+    conn: sqlite3.Connection,
+    query: EntityQuery,
+    clauses: list[str],
+    params: list[Any],
+    box: tuple[float, float, float, float],
+) -> QueryResult:
+    """``near`` queries: order candidates by their R-tree box, load documents nearest first.
+
+    Only the documents needed for the page are read (all of them when a count is asked), so a
+    near query over many points costs a page, not every point within the distance.
+    """
+    assert query.geo is not None
+    qlon, qlat = (float(c) for c in query.geo.geometry["coordinates"][:2])
+    where = " AND ".join(f"({c})" for c in clauses)
+    rows = conn.execute(
+        "SELECT g.eid, g.minx, g.miny, g.maxx, g.maxy FROM geo_idx g "
+        "JOIN entities e ON e.pk = g.eid WHERE g.minx <= ? AND g.maxx >= ? AND g.miny <= ? "
+        f"AND g.maxy >= ? AND g.name = ? AND {where}",
+        [box[2], box[0], box[3], box[1], query.geo.geoproperty, *params],
+    ).fetchall()
+    bounds: dict[int, float] = {}
+    for pk, minx, miny, maxx, maxy in rows:
+        lb = _box_lower_bound(qlon, qlat, (minx, miny, maxx, maxy))
+        if lb < bounds.get(pk, float("inf")):
+            bounds[pk] = lb
+    limit = query.geo.max_distance
+    order = sorted(
+        (lb, pk) for pk, lb in bounds.items() if limit is None or lb <= limit + _NEAR_SLACK_M
+    )
+    need = query.offset + query.limit
+    found: list[tuple[float, int, Entity]] = []
+    for start in range(0, len(order), _CHUNK):
+        chunk = order[start : start + _CHUNK]
+        if not query.count and len(found) >= need:
+            kth = sorted(d for d, _, _ in found)[need - 1]
+            if chunk[0][0] - _NEAR_SLACK_M > kth:
+                break
+        marks = ",".join("?" * len(chunk))
+        docs = conn.execute(
+            f"SELECT pk, doc FROM entities WHERE pk IN ({marks})", [pk for _, pk in chunk]
+        ).fetchall()
+        for pk, doc in docs:
+            entity = orjson.loads(doc)
+            if entity_matches(query, entity):
+                found.append((near_distance(query, entity), pk, entity))
+    found.sort(key=lambda t: (t[0], t[1]))
+    page = [e for _, _, e in found[query.offset : need]]
+    return QueryResult(page, len(found) if query.count else None)
