@@ -30,6 +30,7 @@ typecheck: setup-test  ## mypy (strict) on the package
 	$(BIN)/mypy
 
 pytest: setup-test  ## the test suite (SQLite and PostgreSQL)
+	bash scripts/ensure-postgres.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest  ## everything CI runs
