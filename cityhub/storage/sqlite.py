@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import queue
 import sqlite3
@@ -23,7 +24,7 @@ import orjson
 
 from cityhub.errors import AlreadyExists, ConfigError, NgsiError, StorageError
 from cityhub.ngsild import geo
-from cityhub.ngsild.entity import Entity
+from cityhub.ngsild.entity import GEO_PROPERTY, Entity
 from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
 from cityhub.ngsild.models import now_iso
 from cityhub.storage import base
@@ -31,7 +32,8 @@ from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
 
 _CHUNK = 512
-_NEAR_SLACK_M = 5.0  # R-tree boxes are float32: allow for their rounding
+_NEAR_SLACK_M = 5.0  # R-tree boxes are float32 (about 1 m): allow for their rounding
+_NEAR_SLACK = 0.005  # equirectangular vs great-circle distance, generous at city scale
 _GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
 _Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
@@ -272,7 +274,6 @@ class SQLiteStorage:
             return Outcome(m.entity_id, before, after)
         pk: int | None = row[0] if row else None
         if pk is not None:
-            self._drop_index(conn, pk, before)
             if after is None:
                 conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
             else:
@@ -283,36 +284,62 @@ class SQLiteStorage:
                 (tenant, m.entity_id, orjson.dumps(after)),
             )
             pk = cur.lastrowid
-        if after is not None and pk is not None:
-            self._add_index(conn, pk, after)
+        if pk is not None:
+            self._reindex(conn, pk, before, after)
         return Outcome(m.entity_id, before, after)
 
     @staticmethod
-    def _drop_index(conn: sqlite3.Connection, pk: int, before: Entity | None) -> None:
-        conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
-        conn.execute("DELETE FROM attr_idx WHERE eid = ?", (pk,))
-        if before is not None:
-            _, boxes = base.index_rows(before)
+    def _reindex(
+        conn: sqlite3.Connection, pk: int, before: Entity | None, after: Entity | None
+    ) -> None:
+        """Move one entity's index rows from ``before`` to ``after``, touching only what
+        changed (a one-attribute update rewrites that attribute's rows alone)."""
+        if before is None or after is None or before["type"] != after["type"]:
+            if before is not None:
+                conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
+            if after is not None:
+                conn.executemany(
+                    "INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in after["type"]]
+                )
+        old = before["attrs"] if before is not None else {}
+        new = after["attrs"] if after is not None else {}
+        changed = [n for n in old.keys() | new.keys() if old.get(n) != new.get(n)]
+        if not changed:
+            return
+        if after is None:
+            conn.execute("DELETE FROM attr_idx WHERE eid = ?", (pk,))
+        elif before is not None:
             conn.executemany(
-                "DELETE FROM geo_idx WHERE gid = ?",
-                [(pk * _GEO_SLOTS + n,) for n in range(len(boxes))],
+                "DELETE FROM attr_idx WHERE eid = ? AND name = ?", [(pk, n) for n in changed]
             )
-
-    @staticmethod
-    def _add_index(conn: sqlite3.Connection, pk: int, entity: Entity) -> None:
-        conn.executemany("INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in entity["type"]])
-        values, boxes = base.index_rows(entity)
-        conn.executemany(
-            "INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)",
-            [(pk, n, *v) for n, v in enumerate(values)],
+        values, _ = base.index_rows({"attrs": {n: new[n] for n in changed if n in new}})
+        seqs: dict[str, int] = {}
+        rows = []
+        for name, kind, num, text in values:
+            seq = seqs[name] = seqs.get(name, -1) + 1
+            rows.append((pk, name, seq, kind, num, text))
+        conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", rows)
+        geo_changed = any(
+            i.get("type") == GEO_PROPERTY
+            for n in changed
+            for i in [*old.get(n, ()), *new.get(n, ())]
         )
-        conn.executemany(
-            "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
-                for n, (name, (minx, miny, maxx, maxy)) in enumerate(boxes[:_GEO_SLOTS])
-            ],
-        )
+        if geo_changed:
+            if before is not None:
+                _, old_boxes = base.index_rows(before)
+                conn.executemany(
+                    "DELETE FROM geo_idx WHERE gid = ?",
+                    [(pk * _GEO_SLOTS + n,) for n in range(len(old_boxes))],
+                )
+            if after is not None:
+                _, boxes = base.index_rows(after)
+                conn.executemany(
+                    "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
+                        for n, (name, (minx, miny, maxx, maxy)) in enumerate(boxes[:_GEO_SLOTS])
+                    ],
+                )
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Entities matching ``query`` (index narrowing, exact check, pagination)."""
@@ -448,12 +475,6 @@ def _run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> Que
     return base.paginate(query, candidates())
 
 
-def _box_lower_bound(qlon: float, qlat: float, box: tuple[float, float, float, float]) -> float:
-    """Metres from the query point to the nearest point of an indexed box (a lower bound)."""
-    minx, miny, maxx, maxy = box
-    return geo.haversine_m(qlon, qlat, min(max(qlon, minx), maxx), min(max(qlat, miny), maxy))
-
-
 def _near_query(
     conn: sqlite3.Connection,
     query: EntityQuery,
@@ -461,45 +482,62 @@ def _near_query(
     params: list[Any],
     box: tuple[float, float, float, float],
 ) -> QueryResult:
-    """``near`` queries: order candidates by their R-tree box, load documents nearest first.
+    """``near`` queries: candidates ordered in SQL by distance to their R-tree box.
 
-    Only the documents needed for the page are read (all of them when a count is asked), so a
-    near query over many points costs a page, not every point within the distance.
+    The box distance (equirectangular, to the nearest point of the box) is a lower bound of the
+    true distance up to a small slack, so documents are read nearest first and reading stops as
+    soon as no unread candidate can enter the page: a near query costs about a page of
+    documents, not every point within the distance (all of them only when a count is asked).
     """
     assert query.geo is not None
     qlon, qlat = (float(c) for c in query.geo.geometry["coordinates"][:2])
     where = " AND ".join(f"({c})" for c in clauses)
-    rows = conn.execute(
-        "SELECT g.eid, g.minx, g.miny, g.maxx, g.maxy FROM geo_idx g "
-        "JOIN entities e ON e.pk = g.eid WHERE g.minx <= ? AND g.maxx >= ? AND g.miny <= ? "
-        f"AND g.maxy >= ? AND g.name = ? AND {where}",
-        [box[2], box[0], box[3], box[1], query.geo.geoproperty, *params],
-    ).fetchall()
-    bounds: dict[int, float] = {}
-    for pk, minx, miny, maxx, maxy in rows:
-        lb = _box_lower_bound(qlon, qlat, (minx, miny, maxx, maxy))
-        if lb < bounds.get(pk, float("inf")):
-            bounds[pk] = lb
+    k = math.radians(1) * geo.EARTH_RADIUS_M
+    coslat = math.cos(math.radians(qlat))
     limit = query.geo.max_distance
-    order = sorted(
-        (lb, pk) for pk, lb in bounds.items() if limit is None or lb <= limit + _NEAR_SLACK_M
-    )
+    rows = conn.execute(
+        "SELECT g.eid, min(? * sqrt("
+        "  power((max(g.minx, min(g.maxx, ?)) - ?) * ?, 2)"
+        "  + power(max(g.miny, min(g.maxy, ?)) - ?, 2))) AS lb "
+        "FROM geo_idx g JOIN entities e ON e.pk = g.eid "
+        "WHERE g.minx <= ? AND g.maxx >= ? AND g.miny <= ? AND g.maxy >= ? AND g.name = ? "
+        f"AND {where} GROUP BY g.eid HAVING ? IS NULL OR lb <= ? ORDER BY lb",
+        [
+            k,
+            qlon,
+            qlon,
+            coslat,
+            qlat,
+            qlat,
+            box[2],
+            box[0],
+            box[3],
+            box[1],
+            query.geo.geoproperty,
+            *params,
+            limit,
+            None if limit is None else limit * (1 + _NEAR_SLACK) + _NEAR_SLACK_M,
+        ],
+    ).fetchall()
     need = query.offset + query.limit
     found: list[tuple[float, int, Entity]] = []
-    for start in range(0, len(order), _CHUNK):
-        chunk = order[start : start + _CHUNK]
+    start, size = 0, max(2 * need, 32)
+    while start < len(rows):
+        chunk = rows[start : start + size]
         if not query.count and len(found) >= need:
             kth = sorted(d for d, _, _ in found)[need - 1]
-            if chunk[0][0] - _NEAR_SLACK_M > kth:
+            if chunk[0][1] * (1 - _NEAR_SLACK) - _NEAR_SLACK_M > kth:
                 break
         marks = ",".join("?" * len(chunk))
         docs = conn.execute(
-            f"SELECT pk, doc FROM entities WHERE pk IN ({marks})", [pk for _, pk in chunk]
+            f"SELECT pk, doc FROM entities WHERE pk IN ({marks})", [pk for pk, _ in chunk]
         ).fetchall()
         for pk, doc in docs:
             entity = orjson.loads(doc)
             if entity_matches(query, entity):
                 found.append((near_distance(query, entity), pk, entity))
+        start += size
+        size *= 2
     found.sort(key=lambda t: (t[0], t[1]))
     page = [e for _, _, e in found[query.offset : need]]
     return QueryResult(page, len(found) if query.count else None)

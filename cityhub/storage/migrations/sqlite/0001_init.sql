@@ -20,12 +20,12 @@ CREATE TABLE type_idx (
 CREATE INDEX type_idx_type ON type_idx (type, eid);
 CREATE TABLE attr_idx (
     eid INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
     name TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     kind TEXT NOT NULL,
     num REAL,
     str TEXT,
-    PRIMARY KEY (eid, seq)
+    PRIMARY KEY (eid, name, seq)
 ) WITHOUT ROWID;
 CREATE INDEX attr_idx_num ON attr_idx (name, num);
 CREATE INDEX attr_idx_str ON attr_idx (name, str);
