@@ -38,13 +38,14 @@ _GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
 _Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
 
-def _resolve(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if fut.cancelled():
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)
+def _resolve_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in settled:
+        if fut.cancelled():
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
 
 
 class _Writer(threading.Thread):
@@ -54,7 +55,8 @@ class _Writer(threading.Thread):
         super().__init__(name="cityhub-sqlite-writer", daemon=True)
         self._connect = connect
         self._max_batch = max_batch
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # the event loop hands over every job submitted in one loop iteration as one list
+        self.jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
 
     def run(self) -> None:
         conn = self._connect()
@@ -64,7 +66,7 @@ class _Writer(threading.Thread):
                 first = self.jobs.get()
                 if first is None:
                     break
-                batch = [first]
+                batch = list(first)
                 while len(batch) < self._max_batch:
                     try:
                         nxt = self.jobs.get_nowait()
@@ -73,32 +75,44 @@ class _Writer(threading.Thread):
                     if nxt is None:
                         stop = True
                         break
-                    batch.append(nxt)
+                    batch.extend(nxt)
                 self._run_batch(conn, batch)
         finally:
             conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[tuple[bool, Any]] = []
+        # Optimistic: the whole group in one transaction. Jobs are pure functions of the
+        # database state, so if any job fails the group is rolled back and replayed one job
+        # per transaction, and only the failing job reports its error.
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, _fut, _loop in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    results.append((True, fn(conn)))
-                    conn.execute("RELEASE job")
-                except Exception as err:  # noqa: BLE001 - handed to the awaiting caller
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((False, err))
+            results: list[tuple[bool, Any]] = [(True, fn(conn)) for fn, _f, _l in batch]
             conn.execute("COMMIT")
+        except Exception:  # noqa: BLE001 - replayed below, errors reach their callers
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            results = [self._run_alone(conn, fn) for fn, _f, _l in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for (ok, value), (_fn, fut, loop) in zip(results, batch, strict=True):
+            by_loop.setdefault(loop, []).append((fut, ok, value))
+        for loop, settled in by_loop.items():  # one wake-up per loop, not per job
+            loop.call_soon_threadsafe(_resolve_all, settled)
+
+    @staticmethod
+    def _run_alone(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            result = fn(conn)
+            conn.execute("COMMIT")
+            return (True, result)
         except sqlite3.Error as err:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            failure = StorageError(f"SQLite write failed: {err}")
-            results = [(False, failure)] * len(batch)
-        for (ok, value), (_fn, fut, loop) in zip(results, batch, strict=True):
-            loop.call_soon_threadsafe(_resolve, fut, ok, value)
+            return (False, StorageError(f"SQLite write failed: {err}"))
+        except Exception as err:  # noqa: BLE001 - handed to the awaiting caller
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return (False, err)
 
 
 class SQLiteStorage:
@@ -117,6 +131,8 @@ class SQLiteStorage:
         self._local = threading.local()
         self._tenants: set[str] = {""}
         self._loop_conn: sqlite3.Connection | None = None
+        self._pending: list[_Job] = []
+        self._checkpoints = threading.Event()  # set to stop the checkpointer
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
 
@@ -172,9 +188,30 @@ class SQLiteStorage:
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
-        self._writer = _Writer(self._connect, self._max_batch)
+        self._writer = _Writer(self._connect_writer, self._max_batch)
         self._writer.start()
+        self._checkpoints.clear()
+        threading.Thread(
+            target=self._checkpointer, name="cityhub-sqlite-checkpoint", daemon=True
+        ).start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityhub-sqlite-read")
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        # checkpoints run in their own thread (below); the writer only steps in when the WAL
+        # grows past this many pages (64 MiB), so a commit rarely waits for a checkpoint
+        conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        return conn
+
+    def _checkpointer(self) -> None:
+        """Copy the WAL into the database twice a second, off the writer's path."""
+        conn = self._connect()
+        try:
+            while not self._checkpoints.wait(0.5):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -199,6 +236,7 @@ class SQLiteStorage:
             self._writer.jobs.put(None)
             await asyncio.to_thread(self._writer.join)
             self._writer = None
+            self._checkpoints.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -214,8 +252,20 @@ class SQLiteStorage:
             raise StorageError("storage is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._writer.jobs.put((fn, fut, loop))
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((fn, fut, loop))
         return await fut
+
+    def _flush(self) -> None:
+        """Hand this loop iteration's writes to the writer as one group."""
+        pending, self._pending = self._pending, []
+        if self._writer is not None:
+            self._writer.jobs.put(pending)
+        else:
+            for _fn, fut, _loop in pending:
+                if not fut.done():
+                    fut.set_exception(StorageError("storage is closed"))
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self._pool is None:

@@ -1,0 +1,49 @@
+"""The SQLite writer's group commit: one failing job never takes its group down with it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cityhub.storage.base import Mutation
+from cityhub.storage.sqlite import SQLiteStorage
+
+pytestmark = pytest.mark.anyio
+
+
+def _entity(i: int) -> dict[str, object]:
+    return {"id": f"urn:ngsi-ld:T:{i}", "type": ["https://ex.org/T"], "attrs": {}}
+
+
+async def test_failing_job_is_isolated_from_its_group(tmp_path: Path) -> None:
+    storage = SQLiteStorage(str(tmp_path / "hub.db"))
+    await storage.open()
+    try:
+
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO tenants VALUES ('half-done', 'x')")
+            raise RuntimeError("a bug in a job")
+
+        # submitted in the same loop iteration, so they share one group commit
+        results = await asyncio.gather(
+            storage.apply("", [Mutation("urn:ngsi-ld:T:1", lambda _c: _entity(1))]),
+            storage._write(broken),
+            storage.apply("", [Mutation("urn:ngsi-ld:T:2", lambda _c: _entity(2))]),
+            return_exceptions=True,
+        )
+        assert isinstance(results[1], RuntimeError)
+        assert await storage.get("", "urn:ngsi-ld:T:1") is not None
+        assert await storage.get("", "urn:ngsi-ld:T:2") is not None
+        assert not await storage.tenant_exists("half-done")
+    finally:
+        await storage.close()
+    reopened = SQLiteStorage(str(tmp_path / "hub.db"))
+    await reopened.open()
+    try:
+        assert not await reopened.tenant_exists("half-done")
+        assert await reopened.get("", "urn:ngsi-ld:T:2") is not None
+    finally:
+        await reopened.close()
