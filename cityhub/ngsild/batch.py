@@ -1,4 +1,4 @@
-"""Batch endpoints: ``/entityOperations/create|upsert|update|delete|query``."""
+"""Batch endpoints: ``/entityOperations/create|upsert|update|merge|delete|query``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.routing import Route
 from cityhub.errors import BadRequestData, NgsiError
 from cityhub.ngsild import merge, models
 from cityhub.ngsild.context import ActiveContext
+from cityhub.ngsild.entity import RESERVED_ATTRIBUTE_NAMES
 from cityhub.ngsild.http import (
     JSON_LD,
     accepted,
@@ -25,23 +26,27 @@ from cityhub.ngsild.http import (
 from cityhub.ngsild.hub import hub_of
 from cityhub.ngsild.models import now_iso
 from cityhub.ngsild.params import make_view, page, query_from_body
-from cityhub.ngsild.render import render_entity
+from cityhub.ngsild.routes import render_list
 from cityhub.ngsild.service import BatchResult, existing
 from cityhub.storage.base import Mutation
 
 BASE = "/ngsi-ld/v1/entityOperations"
 
 
+#: parsed entity, its @context, and the item as sent (without @context)
+Parsed = list[tuple[dict[str, Any], ActiveContext, dict[str, Any]]]
+
+
 async def _entities(
-    request: Request,
-) -> tuple[list[Any], list[tuple[str, NgsiError]], list[tuple[dict[str, Any], ActiveContext]]]:
-    """Parse a batch body: (raw items, per-item parse errors, parsed entities with context)."""
+    request: Request, *, require_type: bool = True
+) -> tuple[list[Any], list[tuple[str, NgsiError]], Parsed]:
+    """Parse a batch body: (raw items, per-item parse errors, parsed entities)."""
     hub = hub_of(request)
     body = await read_json(request, hub.settings.max_body_bytes)
     if not isinstance(body, list) or not body:
         raise BadRequestData("the body must be a non-empty array of entities")
     errors: list[tuple[str, NgsiError]] = []
-    parsed: list[tuple[dict[str, Any], ActiveContext]] = []
+    parsed: Parsed = []
     link_ctx = (
         None if media_type(request) == JSON_LD else await body_context(request, hub.contexts, body)
     )
@@ -54,7 +59,8 @@ async def _entities(
                 ctx = await hub.contexts.resolve(item["@context"])
             else:
                 ctx = link_ctx
-            parsed.append((models.parse_entity(item, ctx), ctx))
+            entity = models.parse_entity(item, ctx, require_type=require_type)
+            parsed.append((entity, ctx, {k: v for k, v in item.items() if k != "@context"}))
         except NgsiError as err:
             errors.append((str(entity_id), err))
     return body, errors, parsed
@@ -84,7 +90,7 @@ async def batch_create(request: Request) -> Response:
     """POST /entityOperations/create."""
     hub = hub_of(request)
     _, errors, parsed = await _entities(request)
-    mutations = [Mutation(e["id"], _creator(e), create_only=True) for e, _ in parsed]
+    mutations = [Mutation(e["id"], _creator(e), create_only=True) for e, _, _ in parsed]
     result = await hub.entities.batch(tenant_of(request), mutations)
     return _batch_response(result, errors, 201, result.success)
 
@@ -115,7 +121,7 @@ async def batch_upsert(request: Request) -> Response:
         return run
 
     result = await hub.entities.batch(
-        tenant_of(request), [Mutation(p["id"], upserter(p)) for p, _ in parsed]
+        tenant_of(request), [Mutation(p["id"], upserter(p)) for p, _, _ in parsed]
     )
     if result.created and not errors and not result.errors:
         return json_response(result.created, status=201)
@@ -129,12 +135,33 @@ async def batch_update(request: Request) -> Response:
     _, errors, parsed = await _entities(request)
 
     def updater(p: dict[str, Any]) -> Any:
+        # each entity as by Update Entity Attributes (clause 5.6.9): its types are added too
         return existing(
-            p["id"], lambda cur: merge.upsert_attrs(cur, p["attrs"], now_iso(), overwrite=overwrite)
+            p["id"],
+            lambda cur: merge.upsert_attrs(
+                cur, p["attrs"], now_iso(), overwrite=overwrite, types=p["type"]
+            ),
         )
 
     result = await hub.entities.batch(
-        tenant_of(request), [Mutation(p["id"], updater(p)) for p, _ in parsed]
+        tenant_of(request), [Mutation(p["id"], updater(p)) for p, _, _ in parsed]
+    )
+    return _batch_response(result, errors, 204)
+
+
+async def batch_merge(request: Request) -> Response:
+    """POST /entityOperations/merge: each entity merge-patched (clause 5.6.20)."""
+    hub = hub_of(request)
+    _, errors, parsed = await _entities(request, require_type=False)
+
+    def merger(p: dict[str, Any], ctx: ActiveContext, body: dict[str, Any]) -> Any:
+        names = {ctx.expand(n): n for n in body if n not in RESERVED_ATTRIBUTE_NAMES}
+        return existing(
+            p["id"], lambda cur: merge.merge_entity(cur, body, p["attrs"], names, ctx, now_iso())
+        )
+
+    result = await hub.entities.batch(
+        tenant_of(request), [Mutation(p["id"], merger(p, ctx, body)) for p, ctx, body in parsed]
     )
     return _batch_response(result, errors, 204)
 
@@ -162,7 +189,7 @@ async def batch_query(request: Request) -> Response:
     """POST /entityOperations/query."""
     hub = hub_of(request)
     tenant = tenant_of(request)
-    mt = accepted(request)
+    mt = accepted(request, allow_geo=True)
     body = await read_json(request, hub.settings.max_body_bytes)
     ctx = await body_context(request, hub.contexts, body)
     if isinstance(body, dict):
@@ -181,15 +208,15 @@ async def batch_query(request: Request) -> Response:
         view = dataclasses.replace(view, lang=str(body["lang"]))
     result = await hub.entities.query(tenant, query)
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else {}
-    return json_response(
-        [render_entity(e, view) for e in result.entities], ctx=ctx, mt=mt, headers=headers
-    )
+    geometry = body.get("geometryProperty") or request.query_params.get("geometryProperty")
+    return render_list(result.entities, view, mt, headers, geometry=geometry)
 
 
 routes = [
     Route(f"{BASE}/create", batch_create, methods=["POST"]),
     Route(f"{BASE}/upsert", batch_upsert, methods=["POST"]),
     Route(f"{BASE}/update", batch_update, methods=["POST"]),
+    Route(f"{BASE}/merge", batch_merge, methods=["POST"]),
     Route(f"{BASE}/delete", batch_delete, methods=["POST"]),
     Route(f"{BASE}/query", batch_query, methods=["POST"]),
 ]

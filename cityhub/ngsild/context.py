@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -35,6 +36,11 @@ _CORE_URL_RE = re.compile(
 )
 _GEN_DELIMS = (":", "/", "?", "#", "[", "]", "@")
 _MAX_DEPTH = 8
+
+
+def _now() -> str:
+    """The current time as an NGSI-LD DateTime (as models.now_iso; models imports this module)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def is_core_context_url(url: str) -> bool:
@@ -154,6 +160,7 @@ class ContextLoader:
         self._local = local
         self._cache: OrderedDict[bytes, ActiveContext] = OrderedDict()
         self._docs: OrderedDict[str, Any] = OrderedDict()
+        self._fetched: dict[str, str] = {}  # URL of a remote document in _docs -> fetched at
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.core = self._build_sync([])
@@ -162,6 +169,25 @@ class ContextLoader:
         """Drop a cached remote or stored context (after a DELETE /jsonldContexts)."""
         with self._lock:
             self._docs.pop(url, None)
+            self._fetched.pop(url, None)
+            self._cache.clear()
+
+    def cached(self) -> list[tuple[str, str]]:
+        """The remote contexts held in the cache, as (URL, fetched at), oldest first."""
+        with self._lock:
+            return sorted(self._fetched.items(), key=lambda item: item[1])
+
+    def cached_document(self, url: str) -> Any | None:
+        """A cached remote context document, or None."""
+        with self._lock:
+            return self._docs.get(url) if url in self._fetched else None
+
+    async def reload(self, url: str) -> None:
+        """Fetch a cached remote context again (LdContextNotAvailable keeps the old copy)."""
+        doc = await self._fetch_remote(url)
+        with self._lock:
+            self._docs[url] = doc
+            self._fetched[url] = _now()
             self._cache.clear()
 
     async def resolve(self, context: Any) -> ActiveContext:
@@ -213,12 +239,16 @@ class ContextLoader:
         if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url):
             raise BadRequestData(f"@context URL {url!r} is not an absolute URL")
         doc = await self._local(url) if self._local is not None else None
-        if doc is None:
+        remote = doc is None
+        if remote:
             doc = await self._fetch_remote(url)
         with self._lock:
             self._docs[url] = doc
+            if remote:
+                self._fetched[url] = _now()
             while len(self._docs) > self._cache_size:
-                self._docs.popitem(last=False)
+                evicted, _ = self._docs.popitem(last=False)
+                self._fetched.pop(evicted, None)
         return doc
 
     def _build_sync(self, objects: list[dict[str, Any]]) -> ActiveContext:

@@ -36,12 +36,12 @@ class EntityQuery:
     count: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def selects_anything(self) -> bool:
-        """True when at least one selector restricts the result."""
+    def selects_anything(self, *, ids: bool = True) -> bool:
+        """True when at least one selector restricts the result (``ids``: count the id list)."""
         return any(
             x is not None
             for x in (
-                self.ids,
+                self.ids if ids else None,
                 self.id_pattern,
                 self.types,
                 self.attrs,

@@ -27,7 +27,7 @@ import shapely
 from shapely.errors import GEOSException
 from shapely.geometry import shape
 
-from cityhub.errors import BadRequestData, InvalidRequest
+from cityhub.errors import BadRequestData
 
 EARTH_RADIUS_M: Final = 6_371_008.8
 _M_PER_DEG: Final = EARTH_RADIUS_M * math.pi / 180
@@ -321,7 +321,8 @@ def parse_geoquery(
     given = {"georel": georel, "geometry": geometry, "coordinates": coordinates}
     missing = [name for name, v in given.items() if v is None or v == ""]
     if missing:
-        raise InvalidRequest(
+        # an incomplete geo-query is not a valid one: BadRequestData (clause 5.7.2.4)
+        raise BadRequestData(
             f"geo-query parameter(s) missing: {', '.join(missing)}; "
             "georel, geometry and coordinates must be given together"
         )

@@ -162,6 +162,17 @@ def problem_response(err: NgsiError) -> Response:
     )
 
 
+def method_not_allowed(request: Request, allow: str) -> Response:
+    """405 ProblemDetails naming the methods the resource allows (``Allow`` header)."""
+    err = InvalidRequest(f"method {request.method} not allowed on {request.url.path}")
+    return Response(
+        orjson.dumps({**err.to_problem(), "status": 405}),
+        status_code=405,
+        media_type="application/json",
+        headers={"Allow": allow},
+    )
+
+
 def parse_int(request: Request, name: str, default: int, *, minimum: int = 0) -> int:
     """An integer query parameter (BadRequestData if malformed or too small)."""
     raw = request.query_params.get(name)

@@ -14,7 +14,15 @@ import orjson
 from cityhub.errors import BadRequestData, ResourceNotFound
 from cityhub.ngsild.context import ActiveContext
 from cityhub.ngsild.entity import INSTANCE_MEMBERS, VALUE_MEMBER, Entity, Instance
-from cityhub.ngsild.models import NULL_URI, parse_instance, parse_types, stamp
+from cityhub.ngsild.models import (
+    NULL_URI,
+    is_null,
+    is_null_value,
+    parse_instance,
+    parse_scope,
+    parse_types,
+    stamp,
+)
 
 
 def clone(value: Entity) -> Entity:
@@ -32,13 +40,26 @@ class AttrReport:
 
 
 def new_entity(parsed: Entity, now: str) -> Entity:
-    """A fully stamped entity from a parsed create body."""
+    """A fully stamped entity from a parsed create body (NGSI-LD Nulls are left out)."""
     entity = clone(parsed)
     entity["createdAt"] = now
     entity["modifiedAt"] = now
-    for instances in entity["attrs"].values():
-        stamp(instances, now)
+    for iri, instances in list(entity["attrs"].items()):
+        instances[:] = [i for i in instances if not is_null(i)]
+        if instances:
+            stamp(instances, now)
+        else:
+            del entity["attrs"][iri]
     return entity
+
+
+def add_types(entity: Entity, types: list[str]) -> bool:
+    """Add entity types not yet present (types only ever grow, clause 4.16); True if any was."""
+    merged = list(dict.fromkeys(entity["type"] + types))
+    if merged == entity["type"]:
+        return False
+    entity["type"] = merged
+    return True
 
 
 def replace_entity(current: Entity, parsed: Entity, now: str) -> Entity:
@@ -62,21 +83,43 @@ def upsert_attrs(
     now: str,
     *,
     overwrite: bool = True,
-    only_existing: bool = False,
+    update: bool = False,
     report: AttrReport | None = None,
+    types: list[str] | None = None,
+    scope: list[str] | None = None,
 ) -> Entity:
-    """Append (add or overwrite) or update (only existing) attribute instances."""
+    """Append (POST .../attrs) or update (PATCH .../attrs, ``update``) attribute instances.
+
+    Both add the instances the entity lacks and overwrite the others (unless ``overwrite`` is
+    off): the ETSI conformance suite expects an update to append new attributes (011_01_03)
+    and new datasetIds alike. An NGSI-LD Null instance deletes the instance with its datasetId
+    (clause 5.6.2.4); entity types in the fragment are added (clause 4.16); the scope is set as
+    :func:`_upsert_scope` says.
+    """
     entity = clone(current)
     report = report if report is not None else AttrReport()
-    changed = False
+    changed = add_types(entity, types) if types else False
+    if scope is not None:
+        changed = _upsert_scope(entity, scope, overwrite, update, report) or changed
     for iri, new_instances in attrs.items():
         existing = entity["attrs"].get(iri)
         for inst in new_instances:
             match = next((e for e in existing or [] if _same_dataset(e, inst)), None)
-            if match is None:
-                if only_existing:
-                    report.not_updated.append((iri, _missing_reason(inst, existing)))
+            if is_null(inst):
+                if match is None or not overwrite:
+                    reason = (
+                        _missing_reason(inst, existing)
+                        if match is None
+                        else "attribute exists and noOverwrite was given"
+                    )
+                    report.not_updated.append((iri, reason))
                     continue
+                assert existing is not None
+                existing.remove(match)
+                if not existing:
+                    del entity["attrs"][iri]
+                    existing = None
+            elif match is None:
                 stamp([inst], now)
                 entity["attrs"].setdefault(iri, []).append(inst)
                 existing = entity["attrs"][iri]
@@ -94,6 +137,20 @@ def upsert_attrs(
     return entity
 
 
+def _upsert_scope(
+    entity: Entity, scope: list[str], overwrite: bool, update: bool, report: AttrReport
+) -> bool:
+    """Scope of an append (replaced, or added to with noOverwrite) or of an update (replaced,
+    only if the entity has one), clause 4.18."""
+    current = entity.get("scope")
+    if update and not current:
+        report.not_updated.append(("scope", "the entity has no scope"))
+        return False
+    entity["scope"] = scope if overwrite or not current else list(dict.fromkeys(current + scope))
+    report.updated.append("scope")
+    return True
+
+
 def _missing_reason(inst: Instance, existing: list[Instance] | None) -> str:
     if not existing:
         return "attribute does not exist"
@@ -102,22 +159,56 @@ def _missing_reason(inst: Instance, existing: list[Instance] | None) -> str:
 
 
 def partial_update(
-    current: Entity, iri: str, name: str, raw: Any, ctx: ActiveContext, now: str
+    current: Entity, iri: str, name: str, fragment: dict[str, Any], ctx: ActiveContext, now: str
 ) -> Entity:
-    """PATCH /entities/{id}/attrs/{attr}: merge a fragment into one existing instance."""
+    """PATCH /entities/{id}/attrs/{attr}: merge a fragment into the instance its datasetId
+    selects (the default instance without one); an NGSI-LD Null deletes that instance."""
     entity = clone(current)
     instances = entity["attrs"].get(iri)
     if not instances:
         raise ResourceNotFound(f"entity {current['id']} has no attribute {name}")
-    fragments = raw if isinstance(raw, list) else [raw]
-    for fragment in fragments:
-        dataset = fragment.get("datasetId") if isinstance(fragment, dict) else None
-        target = next((i for i in instances if i.get("datasetId") == dataset), None)
-        if target is None:
-            what = f"instance with datasetId {dataset}" if dataset else "default instance"
+    dataset = fragment.get("datasetId")
+    if dataset == NULL_URI:
+        raise BadRequestData("a datasetId cannot be deleted; delete the instance instead")
+    target = next((i for i in instances if i.get("datasetId") == dataset), None)
+    if target is None:
+        what = f"instance with datasetId {dataset}" if dataset else "default instance"
+        raise ResourceNotFound(f"attribute {name} has no {what}")
+    kind = fragment.get("type", target["type"])
+    if kind != target["type"]:
+        raise BadRequestData(
+            f"attribute {name} is a {target['type']}; a partial update cannot make it a "
+            f"{kind} (replace the attribute instead)"
+        )
+    member = VALUE_MEMBER.get(kind, "value")
+    if member in fragment and is_null_value(kind, fragment[member]):
+        instances.remove(target)
+        if not instances:
+            del entity["attrs"][iri]
+    else:
+        instances[instances.index(target)] = merge_instance(target, fragment, name, iri, ctx, now)
+    entity["modifiedAt"] = now
+    return entity
+
+
+def replace_attr(
+    current: Entity, iri: str, name: str, instances: list[Instance], now: str
+) -> Entity:
+    """PUT /entities/{id}/attrs/{attr}: replace the instances with the given datasetIds
+    (createdAt kept); other instances of the attribute stay."""
+    entity = clone(current)
+    existing = entity["attrs"].get(iri)
+    if not existing:
+        raise ResourceNotFound(f"entity {current['id']} has no attribute {name}")
+    for inst in instances:
+        match = next((e for e in existing if _same_dataset(e, inst)), None)
+        if match is None:
+            ds = inst.get("datasetId")
+            what = f"instance with datasetId {ds}" if ds else "default instance"
             raise ResourceNotFound(f"attribute {name} has no {what}")
-        merged = merge_instance(target, fragment, name, iri, ctx, now)
-        instances[instances.index(target)] = merged
+        new = clone(inst)
+        stamp([new], now, previous=match)
+        existing[existing.index(match)] = new
     entity["modifiedAt"] = now
     return entity
 
@@ -137,8 +228,6 @@ def merge_instance(
         raw.setdefault("type", kind)
     else:
         raw = {"type": target["type"], VALUE_MEMBER[target["type"]]: fragment}
-    if raw.get(VALUE_MEMBER.get(raw["type"], "value")) == NULL_URI:
-        raise BadRequestData(f"use DELETE to remove attribute {name}")
     parsed = parse_instance(name, iri, raw, ctx)
     merged = {k: v for k, v in target.items() if k not in INSTANCE_MEMBERS}  # keep sub-attrs
     for meta in ("observedAt", "unitCode", "datasetId", "objectType"):
@@ -157,16 +246,22 @@ def merge_entity(
     ctx: ActiveContext,
     now: str,
 ) -> Entity:
-    """PATCH /entities/{id} (merge-patch): add, merge or (with urn:ngsi-ld:null) delete."""
+    """PATCH /entities/{id} (merge-patch): add, merge or (with urn:ngsi-ld:null) delete
+    attributes and instances; types are added, scope replaced (or deleted)."""
     entity = clone(current)
     if body.get("type"):
         # types merge like attributes: new ones are added (multi-typing, clause 4.16)
-        entity["type"] = list(dict.fromkeys(entity["type"] + parse_types(body["type"], ctx)))
+        add_types(entity, parse_types(body["type"], ctx))
+    if "scope" in body:
+        if body["scope"] == NULL_URI:
+            entity.pop("scope", None)
+        else:
+            entity["scope"] = parse_scope(body["scope"])
     for iri, instances in parsed_attrs.items():
         name = names[iri]
         existing = entity["attrs"].get(iri)
         for inst in instances:
-            if _is_null(inst):
+            if is_null(inst):
                 if existing:
                     existing[:] = [e for e in existing if not _same_dataset(e, inst)]
                     if not existing:
@@ -194,10 +289,6 @@ def merge_entity(
                 existing[existing.index(match)] = merge_instance(match, frag, name, iri, ctx, now)
     entity["modifiedAt"] = now
     return entity
-
-
-def _is_null(inst: Instance) -> bool:
-    return inst.get(VALUE_MEMBER.get(inst["type"], "value")) == NULL_URI
 
 
 def delete_attr(

@@ -24,6 +24,7 @@ from cityhub.ngsild.entity import (
     PROPERTY,
     RELATIONSHIP,
     RESERVED_ATTRIBUTE_NAMES,
+    VALUE_MEMBER,
     VOCAB_PROPERTY,
     Entity,
     Instance,
@@ -216,6 +217,15 @@ def parse_instance(name: str, iri: str, raw: Any, ctx: ActiveContext) -> Instanc
         # concise: a JSON object value without any NGSI-LD member is the value itself
         return {"type": PROPERTY, "value": raw}
     inst: Instance = {"type": kind}
+    member = VALUE_MEMBER[kind]
+    if member in raw and is_null_value(kind, raw[member]):
+        # NGSI-LD Null: kept as a marker the writes turn into a deletion (clause 4.5.5)
+        inst[member] = NULL_URI
+        if "datasetId" in raw:
+            if not is_uri(raw["datasetId"]):
+                raise BadRequestData(f"attribute {name!r}: datasetId must be a URI")
+            inst["datasetId"] = raw["datasetId"]
+        return inst
     _parse_value(name, kind, raw, inst, ctx)
     for key, val in raw.items():
         if key in (
@@ -309,6 +319,26 @@ def _parse_value(
             raise BadRequestData(f"{where}: vocab must be a string or an array of strings")
         expanded = [ctx.expand(v) for v in vocs]
         inst["vocab"] = expanded if isinstance(voc, list) else expanded[0]
+
+
+def is_null_value(kind: str, value: Any) -> bool:
+    """True for the NGSI-LD Null of an attribute type's value member (clause 4.5.5).
+
+    ``"urn:ngsi-ld:null"`` for value, object, json and vocab; a languageMap
+    ``{"@none": "urn:ngsi-ld:null"}``; a valueList or objectList ``["urn:ngsi-ld:null"]``.
+    """
+    if value == NULL_URI:
+        return True
+    if kind == LANGUAGE_PROPERTY:
+        return bool(value == {"@none": NULL_URI})
+    if kind in (LIST_PROPERTY, LIST_RELATIONSHIP):
+        return value in ([NULL_URI], [{"object": NULL_URI}])
+    return False
+
+
+def is_null(inst: Instance) -> bool:
+    """True when a parsed instance is an NGSI-LD Null (a deletion in updates and merges)."""
+    return bool(inst.get(VALUE_MEMBER.get(inst["type"], "value")) == NULL_URI)
 
 
 def stamp(instances: list[Instance], now: str, previous: Instance | None = None) -> None:

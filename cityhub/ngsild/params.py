@@ -7,13 +7,14 @@ from typing import Any
 
 from starlette.requests import Request
 
-from cityhub.errors import BadRequestData, TooManyResults
+from cityhub.errors import BadRequestData, InvalidRequest, TooManyResults
 from cityhub.ngsild import geo
 from cityhub.ngsild import query as qlang
 from cityhub.ngsild.context import ActiveContext
+from cityhub.ngsild.entity import RESERVED_ATTRIBUTE_NAMES
 from cityhub.ngsild.filters import EntityQuery, parse_scope_q, parse_type_expr
 from cityhub.ngsild.http import options, parse_int, split_list
-from cityhub.ngsild.models import check_entity_id
+from cityhub.ngsild.models import check_entity_id, is_uri
 from cityhub.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, View
 from cityhub.settings import Settings
 
@@ -25,12 +26,53 @@ _FORMATS = {
 }
 
 
+#: a pick/omit item: an entity member or attribute name (linked-entity braces are not served)
+_PROJECTION_ITEM = re.compile(r"^[^\s<>\"'=;()\\{},]+$")
+
+
+def _projection(request: Request, name: str) -> list[str] | None:
+    """``pick`` / ``omit`` (clause 4.21): comma-separated names, no empty item (400)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    items = raw.split(",")
+    for item in items:
+        if not _PROJECTION_ITEM.match(item):
+            raise BadRequestData(f"{name} has an invalid item {item!r} in {raw!r}")
+    return items
+
+
+def _attr_list(raw: str | None, ctx: ActiveContext) -> frozenset[str] | None:
+    """The ``attrs`` parameter as expanded names; id, type, scope... are not attributes."""
+    attrs = split_list(raw)
+    if not attrs:
+        return None
+    reserved = [a for a in attrs if a in RESERVED_ATTRIBUTE_NAMES]
+    if reserved:
+        raise BadRequestData(f"attrs names entity members, not attributes: {', '.join(reserved)}")
+    return frozenset(ctx.expand(a) for a in attrs)
+
+
+def _dataset_ids(raw: str | None) -> frozenset[str] | None:
+    """The ``datasetId`` parameter (clause 4.5.5): datasetIds, ``@none`` the default instance."""
+    datasets = split_list(raw)
+    if not datasets:
+        return None
+    bad = [d for d in datasets if d != "@none" and not is_uri(d)]
+    if bad:
+        raise BadRequestData(f"datasetId must list URIs or @none, got {', '.join(bad)}")
+    return frozenset(datasets)
+
+
 def make_view(request: Request, ctx: ActiveContext) -> View:
-    """Rendering options from ``options``, ``format``, ``attrs``, ``pick``, ``omit``, ``lang``."""
+    """Rendering options from ``options``, ``format``, ``attrs``, ``pick``, ``omit``, ``lang``,
+    ``datasetId``."""
     opts = options(request)
     fmt = request.query_params.get("format")
     if fmt is not None and fmt not in _FORMATS:
-        raise BadRequestData(f"unknown format {fmt!r}; use normalized, concise or keyValues")
+        # an unknown value of a known parameter is a malformed request (InvalidRequest), as
+        # the conformance suite expects for format and options (clause 6.3.20)
+        raise InvalidRequest(f"unknown format {fmt!r}; use normalized, concise or keyValues")
     chosen = [f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts]
     unknown = opts - {
         "keyValues",
@@ -43,24 +85,27 @@ def make_view(request: Request, ctx: ActiveContext) -> View:
         "update",
     }
     if unknown:
-        raise BadRequestData(f"unknown options: {', '.join(sorted(unknown))}")
+        raise InvalidRequest(f"unknown options: {', '.join(sorted(unknown))}")
     if len({_FORMATS[f] for f in chosen}) > 1:
         raise BadRequestData("options name more than one format")
     resolved = _FORMATS[fmt] if fmt else (_FORMATS[chosen[0]] if chosen else NORMALIZED)
-    attrs = split_list(request.query_params.get("attrs"))
-    pick = split_list(request.query_params.get("pick"))
-    omit = split_list(request.query_params.get("omit"))
+    attrs = _attr_list(request.query_params.get("attrs"), ctx)
+    pick = _projection(request, "pick")
+    omit = _projection(request, "omit")
     if pick and omit:
         raise BadRequestData("pick and omit cannot be used together")
+    if (pick or omit) and attrs:
+        raise BadRequestData("pick and omit cannot be used together with attrs")
     lang = request.query_params.get("lang")
     return View(
         ctx=ctx,
         fmt=resolved,
         sys_attrs="sysAttrs" in opts,
-        attrs=frozenset(ctx.expand(a) for a in attrs) if attrs else None,
+        attrs=attrs,
         pick=frozenset(pick) if pick else None,
         omit=frozenset(omit or ()),
         lang=lang or None,
+        datasets=_dataset_ids(request.query_params.get("datasetId")),
     )
 
 
@@ -84,9 +129,7 @@ def entity_query(
         q=qlang.parse_q(p["q"], ctx.expand) if p.get("q") is not None else None,
         scope_q=parse_scope_q(p["scopeQ"]) if p.get("scopeQ") else None,
     )
-    attrs = split_list(p.get("attrs"))
-    if attrs:
-        query.attrs = frozenset(ctx.expand(a) for a in attrs)
+    query.attrs = _attr_list(p.get("attrs"), ctx)
     if any(p.get(k) is not None for k in ("georel", "geometry", "coordinates")):
         query.geo = geo.parse_geoquery(
             p.get("georel"),

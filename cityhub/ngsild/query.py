@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any, NoReturn
 
-from cityhub.errors import CityhubError, InvalidRequest
+from cityhub.errors import BadRequestData, CityhubError
 from cityhub.ngsild.entity import (
     LANGUAGE_PROPERTY,
     LIST_RELATIONSHIP,
@@ -150,9 +150,9 @@ QExpr = And | Or | Exists | NotExists | Compare
 
 
 def parse_q(text: str, expand: Callable[[str], str]) -> QExpr:
-    """Parse a ``q`` string; raise :class:`InvalidRequest` when it is malformed."""
+    """Parse a ``q`` string; raise :class:`BadRequestData` when it is malformed (5.7.2.4)."""
     if len(text) > MAX_LENGTH:
-        raise InvalidRequest(f"q is longer than {MAX_LENGTH} characters")
+        raise BadRequestData(f"q is longer than {MAX_LENGTH} characters")
     return _Parser(text, expand).parse()
 
 
@@ -194,7 +194,7 @@ class _Parser:
     def fail(self, message: str, at: int | None = None) -> NoReturn:
         at = self.pos if at is None else at
         near = f"near {self.text[at : at + 24]!r}" if at < len(self.text) else "at end of q"
-        raise InvalidRequest(f"Invalid q: {message} at character {at + 1} ({near})")
+        raise BadRequestData(f"Invalid q: {message} at character {at + 1} ({near})")
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""

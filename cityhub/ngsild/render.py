@@ -45,6 +45,7 @@ class View:
     pick: frozenset[str] | None = None  # compacted member names (id, type, attributes)
     omit: frozenset[str] = frozenset()
     lang: str | None = None
+    datasets: frozenset[str] | None = None  # datasetIds to keep ("@none": default instance)
 
 
 def render_entity(entity: Entity, view: View) -> dict[str, Any]:
@@ -69,6 +70,10 @@ def render_entity(entity: Entity, view: View) -> dict[str, Any]:
         name = ctx.compact(iri)
         if not _shown(name, view):
             continue
+        if view.datasets is not None:
+            instances = [i for i in instances if i.get("datasetId", "@none") in view.datasets]
+            if not instances:
+                continue
         if view.fmt == KEY_VALUES and len(instances) > 1:
             # a simplified multi-attribute keys its values by datasetId ("@none": the default
             # instance), as the core @context term "dataset" (@container @index) describes
@@ -137,10 +142,16 @@ def render_instance(inst: Instance, view: View) -> Any:
 
 
 def _pick_language(lang_map: dict[str, Any], wanted: str) -> tuple[Any, str | None]:
-    """Best string of a languageMap for a ``lang`` parameter (1.8 clause 4.15)."""
-    if wanted == "*":
-        return lang_map, None
-    for tag in (t.split(";")[0].strip() for t in wanted.split(",")):
+    """Best string of a languageMap for a ``lang`` parameter (1.8 clause 4.15).
+
+    ``lang`` is an Accept-Language style list (``fr-CH,fr;q=0.9,*;q=0.5``) tried by weight;
+    ``*`` takes any language: the attribute still becomes a Property with one ``lang``, as the
+    ETSI conformance suite expects (018_07_03). Without a match: ``@none``, else the first.
+    """
+    for tag in _language_ranges(wanted):
+        if tag == "*":
+            first = next((k for k in lang_map if k != "@none"), next(iter(lang_map)))
+            return lang_map[first], first
         if tag in lang_map:
             return lang_map[tag], tag
         for key in lang_map:
@@ -150,6 +161,22 @@ def _pick_language(lang_map: dict[str, Any], wanted: str) -> tuple[Any, str | No
         return lang_map["@none"], "@none"
     first = next(iter(lang_map))
     return lang_map[first], first
+
+
+def _language_ranges(wanted: str) -> list[str]:
+    """The tags of a ``lang`` value, highest weight first (equal weights keep their order)."""
+    ranked: list[tuple[float, str]] = []
+    for part in wanted.split(","):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        if tag.strip():
+            ranked.append((weight, tag.strip()))
+    return [tag for _, tag in sorted(ranked, key=lambda r: -r[0])]
 
 
 def to_feature(entity: Entity, view: View, geometry_iri: str) -> dict[str, Any]:

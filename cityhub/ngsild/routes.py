@@ -18,6 +18,7 @@ from cityhub.ngsild.http import (
     accepted,
     body_context,
     json_response,
+    method_not_allowed,
     options,
     query_context,
     read_json,
@@ -57,22 +58,30 @@ async def query_entities(request: Request) -> Response:
     mt = accepted(request, allow_geo=True)
     ctx = await query_context(request, hub.contexts)
     query = entity_query(request, ctx, hub.settings)
-    if not query.selects_anything() and request.query_params.get("local") != "true":
+    # ids alone do not make a query (clause 5.7.2.4): an id list is a filter on a selection
+    if not query.selects_anything(ids=False) and request.query_params.get("local") != "true":
         raise BadRequestData(
-            "give at least one of type, id, idPattern, attrs, q, geoQ, scopeQ (or local=true)"
+            "give at least one of type, idPattern, attrs, q, geoQ, scopeQ (or local=true)"
         )
     view = make_view(request, ctx)
     result = await hub.entities.query(tenant, query)
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else {}
-    return render_list(result.entities, view, mt, request, headers)
+    return render_list(
+        result.entities, view, mt, headers, geometry=request.query_params.get("geometryProperty")
+    )
 
 
 def render_list(
-    entities: list[dict[str, Any]], view: Any, mt: str, request: Request, headers: dict[str, str]
+    entities: list[dict[str, Any]],
+    view: Any,
+    mt: str,
+    headers: dict[str, str],
+    *,
+    geometry: str | None = None,
 ) -> Response:
-    """A list of entities as JSON / JSON-LD / GeoJSON FeatureCollection."""
+    """A list of entities as JSON / JSON-LD / GeoJSON FeatureCollection (of ``geometry``)."""
     if mt == GEO_JSON:
-        geom = view.ctx.expand(request.query_params.get("geometryProperty") or "location")
+        geom = view.ctx.expand(geometry or "location")
         features = [to_feature(e, view, geom) for e in entities]
         return json_response(
             {"type": "FeatureCollection", "features": features},
@@ -96,10 +105,13 @@ async def retrieve_entity(request: Request) -> Response:
     entity = await hub.entities.get(tenant, entity_id)
     if view.attrs is not None and not any(a in entity["attrs"] for a in view.attrs):
         raise ResourceNotFound(f"entity {entity_id} has none of the requested attributes")
+    rendered = render_entity(entity, view)
+    if not rendered:
+        raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
     if mt == GEO_JSON:
         geom = ctx.expand(request.query_params.get("geometryProperty") or "location")
         return json_response(to_feature(entity, view, geom), ctx=ctx, mt=mt)
-    return json_response(render_entity(entity, view), ctx=ctx, mt=mt)
+    return json_response(rendered, ctx=ctx, mt=mt)
 
 
 async def replace_entity(request: Request) -> Response:
@@ -123,6 +135,8 @@ async def merge_entity(request: Request) -> Response:
         raise BadRequestData("the body's id differs from the id in the URL")
     if "type" in body:
         models.parse_types(body["type"], ctx)  # validated here, merged by merge.merge_entity
+    if "scope" in body and body["scope"] != models.NULL_URI:
+        models.parse_scope(body["scope"])
     attrs, names = _parse_fragment(body, ctx)
     await hub.entities.merge(tenant, entity_id, body, attrs, names, ctx)
     return _no_content()
@@ -152,6 +166,36 @@ def _parse_fragment(body: dict[str, Any], ctx: Any) -> tuple[dict[str, Any], dic
     return attrs, names
 
 
+def _fragment_types_and_scope(
+    body: dict[str, Any], ctx: Any
+) -> tuple[list[str] | None, list[str] | None]:
+    """Entity types and scope an append/update fragment carries (clauses 4.16, 4.18)."""
+    types = models.parse_types(body["type"], ctx) if "type" in body else None
+    scope = models.parse_scope(body["scope"]) if "scope" in body else None
+    return types, scope
+
+
+def _attr_name(request: Request) -> str:
+    """The {attr} of an attribute URL; id, type, scope... are not attributes (400)."""
+    name: str = request.path_params["attr"]
+    models.check_attr_name(name)
+    if name in RESERVED_ATTRIBUTE_NAMES:
+        raise BadRequestData(f"{name} is not an attribute and cannot be addressed as one")
+    return name
+
+
+def _fragment_object(body: Any, what: str) -> dict[str, Any]:
+    """The body of a single-attribute write: one non-empty JSON object (without @context)."""
+    if not isinstance(body, dict):
+        raise BadRequestData(
+            f"the body must be {what} (a JSON object); an instance is selected by its datasetId"
+        )
+    fragment = {k: v for k, v in body.items() if k != "@context"}
+    if not fragment:
+        raise BadRequestData(f"the body must be {what}, not an empty object")
+    return fragment
+
+
 def _report_response(report: Any, ctx: Any) -> Response:
     if not report.not_updated:
         return _no_content()
@@ -171,11 +215,15 @@ async def append_attrs(request: Request) -> Response:
     hub, tenant, entity_id, body, ctx = await _write_request(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body must be an object of attributes")
-    if "type" in body and body["type"]:
-        models.parse_types(body["type"], ctx)
+    types, scope = _fragment_types_and_scope(body, ctx)
     attrs, _ = _parse_fragment(body, ctx)
     report = await hub.entities.upsert_attrs(
-        tenant, entity_id, attrs, overwrite="noOverwrite" not in options(request)
+        tenant,
+        entity_id,
+        attrs,
+        overwrite="noOverwrite" not in options(request),
+        types=types,
+        scope=scope,
     )
     return _report_response(report, ctx)
 
@@ -185,31 +233,33 @@ async def update_attrs(request: Request) -> Response:
     hub, tenant, entity_id, body, ctx = await _write_request(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body must be an object of attributes")
+    types, scope = _fragment_types_and_scope(body, ctx)
     attrs, _ = _parse_fragment(body, ctx)
-    report = await hub.entities.upsert_attrs(tenant, entity_id, attrs, only_existing=True)
+    report = await hub.entities.upsert_attrs(
+        tenant, entity_id, attrs, update=True, types=types, scope=scope
+    )
     return _report_response(report, ctx)
 
 
 async def partial_update_attr(request: Request) -> Response:
-    """PATCH /entities/{id}/attrs/{attr}."""
+    """PATCH /entities/{id}/attrs/{attr} (one instance; NGSI-LD Null deletes it)."""
     hub, tenant, entity_id, body, ctx = await _write_request(request)
-    name = request.path_params["attr"]
-    models.check_attr_name(name)
-    if not isinstance(body, dict | list):
-        body = {"value": body}
-    await hub.entities.partial_update(tenant, entity_id, ctx.expand(name), name, body, ctx)
+    name = _attr_name(request)
+    fragment = _fragment_object(body, "one attribute fragment")
+    await hub.entities.partial_update(tenant, entity_id, ctx.expand(name), name, fragment, ctx)
     return _no_content()
 
 
 async def replace_attr(request: Request) -> Response:
-    """PUT /entities/{id}/attrs/{attr}."""
+    """PUT /entities/{id}/attrs/{attr} (the instances with the given datasetIds)."""
     hub, tenant, entity_id, body, ctx = await _write_request(request)
-    name = request.path_params["attr"]
-    models.check_attr_name(name)
+    name = _attr_name(request)
     iri = ctx.expand(name)
-    if isinstance(body, dict):
-        body = {k: v for k, v in body.items() if k != "@context"}
-    instances = models.parse_attribute(name, iri, body, ctx)
+    instances = models.parse_attribute(
+        name, iri, _fragment_object(body, "an attribute in normalized form"), ctx
+    )
+    if any(models.is_null(i) for i in instances):
+        raise BadRequestData(f"use DELETE to remove attribute {name}; PUT needs a value")
     await hub.entities.replace_attr(tenant, entity_id, iri, name, instances)
     return _no_content()
 
@@ -241,17 +291,35 @@ async def purge_entities(request: Request) -> Response:
     return _no_content()
 
 
+async def _attrs_not_allowed(request: Request) -> Response:
+    # NGSI-LD has no operation for these methods on .../attrs; without this route they would
+    # reach the entity routes (entity ids may contain "/") and answer about entity "<id>/attrs"
+    return method_not_allowed(request, "PATCH, POST")
+
+
+async def _attr_not_allowed(request: Request) -> Response:
+    # no Retrieve Attribute operation exists (clause 5.7); GET .../attrs/{attr} is 405
+    return method_not_allowed(request, "DELETE, PATCH, PUT")
+
+
+_ENTITY = f"{BASE}/entities/{{entity_id:path}}"
+
 routes = [
-    Route(f"{BASE}/entities", create_entity, methods=["POST"]),
-    Route(f"{BASE}/entities", query_entities, methods=["GET"]),
-    Route(f"{BASE}/entities", purge_entities, methods=["DELETE"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}/attrs", append_attrs, methods=["POST"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}/attrs", update_attrs, methods=["PATCH"]),
-    Route(
-        f"{BASE}/entities/{{entity_id:path}}/attrs/{{attr}}", partial_update_attr, methods=["PATCH"]
+    # the collection URLs also answer with a trailing slash, as clients (and the ETSI
+    # conformance suite) write them: /entities/, /entities/{id}/attrs/
+    *(Route(f"{BASE}/entities{s}", create_entity, methods=["POST"]) for s in ("", "/")),
+    *(Route(f"{BASE}/entities{s}", query_entities, methods=["GET"]) for s in ("", "/")),
+    *(Route(f"{BASE}/entities{s}", purge_entities, methods=["DELETE"]) for s in ("", "/")),
+    *(Route(f"{_ENTITY}/attrs{s}", append_attrs, methods=["POST"]) for s in ("", "/")),
+    *(Route(f"{_ENTITY}/attrs{s}", update_attrs, methods=["PATCH"]) for s in ("", "/")),
+    *(
+        Route(f"{_ENTITY}/attrs{s}", _attrs_not_allowed, methods=["GET", "PUT", "DELETE"])
+        for s in ("", "/")
     ),
-    Route(f"{BASE}/entities/{{entity_id:path}}/attrs/{{attr}}", replace_attr, methods=["PUT"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}/attrs/{{attr}}", delete_attr, methods=["DELETE"]),
+    Route(f"{_ENTITY}/attrs/{{attr}}", partial_update_attr, methods=["PATCH"]),
+    Route(f"{_ENTITY}/attrs/{{attr}}", replace_attr, methods=["PUT"]),
+    Route(f"{_ENTITY}/attrs/{{attr}}", delete_attr, methods=["DELETE"]),
+    Route(f"{_ENTITY}/attrs/{{attr}}", _attr_not_allowed, methods=["GET", "POST"]),
     Route(f"{BASE}/entities/{{entity_id:path}}", retrieve_entity, methods=["GET"]),
     Route(f"{BASE}/entities/{{entity_id:path}}", replace_entity, methods=["PUT"]),
     Route(f"{BASE}/entities/{{entity_id:path}}", merge_entity, methods=["PATCH"]),

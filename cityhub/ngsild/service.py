@@ -124,9 +124,11 @@ class EntityService:
         attrs: dict[str, list[Instance]],
         *,
         overwrite: bool = True,
-        only_existing: bool = False,
+        update: bool = False,
+        types: list[str] | None = None,
+        scope: list[str] | None = None,
     ) -> AttrReport:
-        """Append (POST .../attrs) or update (PATCH .../attrs) attributes."""
+        """Append (POST .../attrs) or update (PATCH .../attrs) attributes, types and scope."""
         await self.check_tenant(tenant)
         report = AttrReport()
 
@@ -138,43 +140,44 @@ class EntityService:
                 attrs,
                 now_iso(),
                 overwrite=overwrite,
-                only_existing=only_existing,
+                update=update,
                 report=report,
+                types=types,
+                scope=scope,
             )
 
         await self._one(tenant, entity_id, _existing(entity_id, fn))
         return report
 
     async def partial_update(
-        self, tenant: str, entity_id: str, iri: str, name: str, raw: Any, ctx: ActiveContext
+        self,
+        tenant: str,
+        entity_id: str,
+        iri: str,
+        name: str,
+        fragment: dict[str, Any],
+        ctx: ActiveContext,
     ) -> None:
-        """PATCH one attribute."""
+        """PATCH one attribute instance."""
         await self.check_tenant(tenant)
         await self._one(
             tenant,
             entity_id,
-            _existing(entity_id, lambda c: merge.partial_update(c, iri, name, raw, ctx, now_iso())),
+            _existing(
+                entity_id, lambda c: merge.partial_update(c, iri, name, fragment, ctx, now_iso())
+            ),
         )
 
     async def replace_attr(
         self, tenant: str, entity_id: str, iri: str, name: str, instances: list[Instance]
     ) -> None:
-        """PUT one attribute (it must exist)."""
+        """PUT one attribute (the instances it names must exist)."""
         await self.check_tenant(tenant)
-
-        def fn(cur: Entity) -> Entity:
-            if iri not in cur["attrs"]:
-                raise ResourceNotFound(f"entity {entity_id} has no attribute {name}")
-            trimmed = {**cur, "attrs": {k: v for k, v in cur["attrs"].items() if k != iri}}
-            merged = merge.upsert_attrs(trimmed, {iri: instances}, now_iso())
-            old = {i.get("datasetId"): i for i in cur["attrs"][iri]}
-            for inst in merged["attrs"][iri]:
-                prev = old.get(inst.get("datasetId"))
-                if prev is not None:
-                    inst["createdAt"] = prev.get("createdAt", inst["createdAt"])
-            return merged
-
-        await self._one(tenant, entity_id, _existing(entity_id, fn))
+        await self._one(
+            tenant,
+            entity_id,
+            _existing(entity_id, lambda c: merge.replace_attr(c, iri, name, instances, now_iso())),
+        )
 
     async def delete_attr(
         self,

@@ -150,6 +150,20 @@ def index_rows(
     return values, boxes
 
 
+def changed_attributes(before: Entity | None, after: Entity | None) -> list[str] | None:
+    """Names of the attributes an update changed, or None when the entity's types or any
+    GeoProperty changed too (then every index row of the entity is rewritten)."""
+    if before is None or after is None or before["type"] != after["type"]:
+        return None
+    old, new = before["attrs"], after["attrs"]
+    changed = [n for n in old.keys() | new.keys() if old.get(n) != new.get(n)]
+    for name in changed:
+        for inst in (*old.get(name, ()), *new.get(name, ())):
+            if inst.get("type") == GEO_PROPERTY:
+                return None
+    return changed
+
+
 @dataclass(slots=True)
 class Narrowing:
     """SQL fragments (placeholders as ``?``) selecting a superset of matching entity rows."""
@@ -219,11 +233,12 @@ def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
     return None
 
 
-def query_narrowing(query: EntityQuery) -> Narrowing:
+def query_narrowing(query: EntityQuery, *, driven: bool = False) -> Narrowing:
     """Backend-neutral narrowing clauses for ids, types, attrs and q (geo is per backend).
 
     The most selective index drives: ids, then q's value index, then types; the later
     selectors become correlated look-ups so the planner cannot pick them as the driver.
+    ``driven``: the caller adds a selector that drives (a geo index), so types never do.
     """
     n = Narrowing()
     if query.ids is not None:
@@ -236,7 +251,7 @@ def query_narrowing(query: EntityQuery) -> Narrowing:
     if query.types is not None:
         lookup = (
             "EXISTS (SELECT 1 FROM type_idx t WHERE t.eid = e.pk AND t.type = ?)"
-            if narrowed is not None or query.ids is not None
+            if driven or narrowed is not None or query.ids is not None
             else "e.pk IN (SELECT eid FROM type_idx WHERE type = ?)"
         )
         alts = []

@@ -76,6 +76,14 @@ _UPDATE = (
     + "SELECT pk FROM k"
 )
 _DELETE = "WITH " + _DROP_INDEX + "DELETE FROM entities WHERE pk = $1"
+# An update that leaves types and geometries alone rewrites only the changed attributes' rows.
+_UPDATE_ATTRS = (
+    "WITH k AS (UPDATE entities SET doc = $2 WHERE pk = $1 RETURNING pk), "
+    "da AS (DELETE FROM attr_idx WHERE eid = $1 AND name = ANY($3::text[])), "
+    "ia AS (INSERT INTO attr_idx (eid, name, kind, num, str) SELECT k.pk, a.* FROM k, "
+    "unnest($4::text[], $5::text[], $6::float8[], $7::text[]) a) "
+    "SELECT pk FROM k"
+)
 
 
 def _index_args(entity: Entity) -> list[list[Any]]:
@@ -284,7 +292,20 @@ class PostgresStorage:
         elif row is None:
             await conn.execute(_INSERT, tenant, m.entity_id, after, *_index_args(after))
         else:
-            await conn.execute(_UPDATE, row["pk"], after, *_index_args(after))
+            changed = base.changed_attributes(before, after)
+            if changed is None:
+                await conn.execute(_UPDATE, row["pk"], after, *_index_args(after))
+            else:
+                values, _ = base.index_rows(
+                    {"attrs": {n: after["attrs"][n] for n in changed if n in after["attrs"]}}
+                )
+                await conn.execute(
+                    _UPDATE_ATTRS,
+                    row["pk"],
+                    after,
+                    changed,
+                    *([v[i] for v in values] for i in range(4)),
+                )
         return Outcome(m.entity_id, before, after)
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:

@@ -24,7 +24,7 @@ import orjson
 
 from cityhub.errors import AlreadyExists, ConfigError, NgsiError, StorageError
 from cityhub.ngsild import geo
-from cityhub.ngsild.entity import GEO_PROPERTY, Entity
+from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
 from cityhub.ngsild.models import now_iso
 from cityhub.storage import base
@@ -342,54 +342,36 @@ class SQLiteStorage:
     def _reindex(
         conn: sqlite3.Connection, pk: int, before: Entity | None, after: Entity | None
     ) -> None:
-        """Move one entity's index rows from ``before`` to ``after``, touching only what
-        changed (a one-attribute update rewrites that attribute's rows alone)."""
-        if before is None or after is None or before["type"] != after["type"]:
-            if before is not None:
-                conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
-            if after is not None:
-                conn.executemany(
-                    "INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in after["type"]]
-                )
-        old = before["attrs"] if before is not None else {}
-        new = after["attrs"] if after is not None else {}
-        changed = [n for n in old.keys() | new.keys() if old.get(n) != new.get(n)]
-        if not changed:
-            return
-        if after is None:
-            conn.execute("DELETE FROM attr_idx WHERE eid = ?", (pk,))
-        elif before is not None:
+        """Move one entity's index rows from ``before`` to ``after``; an update that leaves
+        types and geometries alone rewrites only the changed attributes' rows."""
+        changed = base.changed_attributes(before, after)
+        if changed is not None:
             conn.executemany(
                 "DELETE FROM attr_idx WHERE eid = ? AND name = ?", [(pk, n) for n in changed]
             )
-        values, _ = base.index_rows({"attrs": {n: new[n] for n in changed if n in new}})
-        seqs: dict[str, int] = {}
-        rows = []
-        for name, kind, num, text in values:
-            seq = seqs[name] = seqs.get(name, -1) + 1
-            rows.append((pk, name, seq, kind, num, text))
-        conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", rows)
-        geo_changed = any(
-            i.get("type") == GEO_PROPERTY
-            for n in changed
-            for i in [*old.get(n, ()), *new.get(n, ())]
-        )
-        if geo_changed:
-            if before is not None:
-                _, old_boxes = base.index_rows(before)
-                conn.executemany(
-                    "DELETE FROM geo_idx WHERE gid = ?",
-                    [(pk * _GEO_SLOTS + n,) for n in range(len(old_boxes))],
-                )
-            if after is not None:
-                _, boxes = base.index_rows(after)
-                conn.executemany(
-                    "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
-                        for n, (name, (minx, miny, maxx, maxy)) in enumerate(boxes[:_GEO_SLOTS])
-                    ],
-                )
+            new = after["attrs"] if after is not None else {}
+            values, _ = base.index_rows({"attrs": {n: new[n] for n in changed if n in new}})
+            _insert_values(conn, pk, values)
+            return
+        if before is not None:
+            conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
+            conn.execute("DELETE FROM attr_idx WHERE eid = ?", (pk,))
+            _, old_boxes = base.index_rows(before)
+            conn.executemany(
+                "DELETE FROM geo_idx WHERE gid = ?",
+                [(pk * _GEO_SLOTS + n,) for n in range(len(old_boxes))],
+            )
+        if after is not None:
+            conn.executemany("INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in after["type"]])
+            values, boxes = base.index_rows(after)
+            _insert_values(conn, pk, values)
+            conn.executemany(
+                "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
+                    for n, (name, (minx, miny, maxx, maxy)) in enumerate(boxes[:_GEO_SLOTS])
+                ],
+            )
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Entities matching ``query`` (index narrowing, exact check, pagination)."""
@@ -467,6 +449,18 @@ class SQLiteStorage:
         return result
 
 
+def _insert_values(
+    conn: sqlite3.Connection, pk: int, values: list[tuple[str, str, float | None, str | None]]
+) -> None:
+    """Insert attribute-value index rows, numbering the rows of each attribute."""
+    seqs: dict[str, int] = {}
+    rows = []
+    for name, kind, num, text in values:
+        seq = seqs[name] = seqs.get(name, -1) + 1
+        rows.append((pk, name, seq, kind, num, text))
+    conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
 def _context_row(row: Sequence[Any], *, with_body: bool) -> dict[str, Any]:
     out = {"id": row[0], "url": row[1], "kind": row[2], "createdAt": row[4]}
     if with_body:
@@ -483,12 +477,12 @@ def _split_sql(sql: str) -> Iterator[str]:
 
 
 def _run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
-    narrowing = base.query_narrowing(query)
+    box = query.geo.search_bbox() if query.geo is not None else None
+    narrowing = base.query_narrowing(query, driven=box is not None)
     # "+e.tenant" keeps the planner off the tenant index unless ids drive the look-up
     tenant_clause = "e.tenant = ?" if query.ids is not None else "+e.tenant = ?"
     clauses = [tenant_clause, *narrowing.clauses]
     params: list[Any] = [tenant, *narrowing.params]
-    box = query.geo.search_bbox() if query.geo is not None else None
     if box is not None and query.geo is not None and query.geo.georel == "near":
         return _near_query(conn, query, clauses, params, box)
     if box is not None and query.geo is not None:
@@ -545,13 +539,14 @@ def _near_query(
     k = math.radians(1) * geo.EARTH_RADIUS_M
     coslat = math.cos(math.radians(qlat))
     limit = query.geo.max_distance
+    # the R-tree alone orders the candidates; tenant, types and q are checked (in SQL, then
+    # exactly) only on the documents read, nearest first
     rows = conn.execute(
-        "SELECT g.eid, min(? * sqrt("
-        "  power((max(g.minx, min(g.maxx, ?)) - ?) * ?, 2)"
-        "  + power(max(g.miny, min(g.maxy, ?)) - ?, 2))) AS lb "
-        "FROM geo_idx g JOIN entities e ON e.pk = g.eid "
-        "WHERE g.minx <= ? AND g.maxx >= ? AND g.miny <= ? AND g.maxy >= ? AND g.name = ? "
-        f"AND {where} GROUP BY g.eid HAVING ? IS NULL OR lb <= ? ORDER BY lb",
+        "SELECT eid, min(? * sqrt("
+        "  power((max(minx, min(maxx, ?)) - ?) * ?, 2)"
+        "  + power(max(miny, min(maxy, ?)) - ?, 2))) AS lb "
+        "FROM geo_idx WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? AND name = ? "
+        "GROUP BY eid HAVING ? IS NULL OR lb <= ? ORDER BY lb",
         [
             k,
             qlon,
@@ -564,7 +559,6 @@ def _near_query(
             box[3],
             box[1],
             query.geo.geoproperty,
-            *params,
             limit,
             None if limit is None else limit * (1 + _NEAR_SLACK) + _NEAR_SLACK_M,
         ],
@@ -580,7 +574,8 @@ def _near_query(
                 break
         marks = ",".join("?" * len(chunk))
         docs = conn.execute(
-            f"SELECT pk, doc FROM entities WHERE pk IN ({marks})", [pk for pk, _ in chunk]
+            f"SELECT pk, doc FROM entities e WHERE e.pk IN ({marks}) AND {where}",
+            [*(pk for pk, _ in chunk), *params],
         ).fetchall()
         for pk, doc in docs:
             entity = orjson.loads(doc)

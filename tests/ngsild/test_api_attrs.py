@@ -109,24 +109,24 @@ async def test_update_changes_existing_attributes_with_204(
     assert body["servesDataset"]["object"] == "urn:ngsi-ld:Dataset:Other"
 
 
-async def test_update_with_unknown_attributes_is_207_and_does_not_create_them(
+async def test_update_appends_attributes_and_instances_the_entity_lacks(
     client: httpx.AsyncClient, station: dict[str, Any]
 ) -> None:
+    # as the ETSI conformance suite expects (011_01_03): 204, the new attribute appended
     resp = await client.patch(
         ATTRS,
         json={
             "stationCode": {"type": "Property", "value": "BSS100"},
             "noSuchThing": {"type": "Property", "value": 1},
+            "ammonium": {"type": "Property", "value": 0.2, "datasetId": "urn:ngsi-ld:Dataset:X"},
         },
     )
 
-    assert resp.status_code == 207
-    report = resp.json()
-    assert report["updated"] == ["stationCode"]
-    assert [n["attributeName"] for n in report["notUpdated"]] == ["noSuchThing"]
+    assert resp.status_code == 204
     body = await retrieve(client, STATION)
-    assert "noSuchThing" not in body
+    assert body["noSuchThing"] == {"type": "Property", "value": 1}
     assert body["stationCode"]["value"] == "BSS100"
+    assert [i["value"] for i in body["ammonium"]] == [0.34, 0.41, 0.2]
 
 
 async def test_update_of_a_missing_entity_is_404(client: httpx.AsyncClient) -> None:
@@ -372,3 +372,238 @@ async def test_delete_all_removes_every_instance(
     body = await retrieve(client, STATION)
     assert "ammonium" not in body
     assert body["waterTemperature"] == station["waterTemperature"]
+
+
+# --- as the ETSI conformance suite exercises them ----------------------------------------
+
+
+async def test_attrs_urls_with_a_trailing_slash_append_and_update(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    appended = await client.post(f"{ATTRS}/", json={"salinity": {"type": "Property", "value": 1}})
+    updated = await client.patch(f"{ATTRS}/", json={"salinity": {"type": "Property", "value": 2}})
+
+    assert (appended.status_code, updated.status_code) == (204, 204)
+    assert (await retrieve(client, STATION))["salinity"] == {"type": "Property", "value": 2}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", ATTRS, {"PATCH", "POST"}),
+        ("GET", f"{ATTRS}/", {"PATCH", "POST"}),
+        ("DELETE", ATTRS, {"PATCH", "POST"}),
+        ("GET", f"{ATTRS}/name", {"DELETE", "PATCH", "PUT"}),
+        ("POST", f"{ATTRS}/name", {"DELETE", "PATCH", "PUT"}),
+    ],
+)
+async def test_no_retrieve_attribute_operation_exists_so_get_is_405(
+    client: httpx.AsyncClient, station: dict[str, Any], method: str, path: str, allow: set[str]
+) -> None:
+    resp = await client.request(method, path)
+
+    assert resp.status_code == 405
+    assert resp.json()["status"] == 405
+    assert set(resp.headers["allow"].split(", ")) == allow
+    assert await retrieve(client, STATION) == station
+
+
+async def test_append_adds_the_entity_types_of_the_fragment(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    resp = await client.post(
+        ATTRS,
+        json={"type": ["Entity", "WaterStation"], "salinity": {"type": "Property", "value": 1}},
+    )
+
+    assert resp.status_code == 204
+    body = await retrieve(client, STATION)
+    assert body["type"] == ["Entity", "WaterStation"]
+    assert body["salinity"]["value"] == 1
+
+
+async def test_update_adds_the_entity_types_of_the_fragment(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    resp = await client.patch(ATTRS, json={"type": "WaterStation"})
+    again = await client.patch(ATTRS, json={"type": ["WaterStation", "Entity"]})
+
+    assert (resp.status_code, again.status_code) == (204, 204)
+    assert (await retrieve(client, STATION))["type"] == ["Entity", "WaterStation"]
+
+
+async def test_append_replaces_the_scope_or_adds_to_it_with_no_overwrite(
+    client: httpx.AsyncClient,
+) -> None:
+    await create(client, {"id": STATION, "type": "Entity", "scope": "/Madrid/Gardens"})
+
+    replaced = await client.post(ATTRS, json={"scope": "/CompanyA/UnitC"})
+    scope_after_replace = (await retrieve(client, STATION))["scope"]
+    added = await client.post(
+        ATTRS, params={"options": "noOverwrite"}, json={"scope": ["/Madrid/Gardens"]}
+    )
+
+    assert (replaced.status_code, added.status_code) == (204, 204)
+    assert scope_after_replace == "/CompanyA/UnitC"
+    assert (await retrieve(client, STATION))["scope"] == ["/CompanyA/UnitC", "/Madrid/Gardens"]
+
+
+async def test_update_replaces_an_existing_scope_but_adds_none(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    resp = await client.patch(ATTRS, json={"scope": "/CompanyA/UnitC"})
+
+    assert resp.status_code == 207
+    assert resp.json() == {
+        "updated": [],
+        "notUpdated": [{"attributeName": "scope", "reason": "the entity has no scope"}],
+    }
+    assert "scope" not in await retrieve(client, STATION)
+    await create(client, {"id": "urn:ngsi-ld:Entity:scoped", "type": "Entity", "scope": "/A"})
+    scoped = entity_url("urn:ngsi-ld:Entity:scoped")
+    assert (await client.patch(f"{scoped}/attrs", json={"scope": "/B"})).status_code == 204
+    assert (await retrieve(client, "urn:ngsi-ld:Entity:scoped"))["scope"] == "/B"
+
+
+@pytest.mark.parametrize(
+    ("name", "null_fragment"),
+    [
+        ("description", {"type": "Property", "value": "urn:ngsi-ld:null"}),
+        ("servesDataset", {"type": "Relationship", "object": "urn:ngsi-ld:null"}),
+        ("location", {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}),
+    ],
+)
+async def test_update_with_ngsi_ld_null_deletes_the_attribute(
+    client: httpx.AsyncClient, station: dict[str, Any], name: str, null_fragment: dict[str, Any]
+) -> None:
+    resp = await client.patch(ATTRS, json={name: null_fragment})
+
+    assert resp.status_code == 204
+    body = await retrieve(client, STATION)
+    assert name not in body
+    assert "urn:ngsi-ld:null" not in str(body)
+
+
+async def test_update_with_ngsi_ld_null_deletes_only_the_named_instance(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    null = {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": BOTTOM}
+
+    resp = await client.patch(ATTRS, json={"ammonium": null})
+
+    assert resp.status_code == 204
+    assert (await retrieve(client, STATION))["ammonium"] == station["ammonium"][1]
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("description", {"value": "urn:ngsi-ld:null"}),
+        ("description", {"type": "Property", "value": "urn:ngsi-ld:null"}),
+        ("servesDataset", {"type": "Relationship", "object": "urn:ngsi-ld:null"}),
+        ("location", {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}),
+    ],
+)
+async def test_partial_update_with_ngsi_ld_null_deletes_the_attribute(
+    client: httpx.AsyncClient, station: dict[str, Any], name: str, fragment: dict[str, Any]
+) -> None:
+    resp = await client.patch(f"{ATTRS}/{name}", json=fragment)
+
+    assert resp.status_code == 204
+    assert resp.content == b""
+    body = await retrieve(client, STATION)
+    assert name not in body
+    assert body["name"] == station["name"]
+
+
+async def test_partial_update_with_ngsi_ld_null_deletes_the_dataset_instance(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    resp = await client.patch(
+        f"{ATTRS}/ammonium", json={"value": "urn:ngsi-ld:null", "datasetId": SURFACE}
+    )
+
+    assert resp.status_code == 204
+    assert (await retrieve(client, STATION))["ammonium"] == station["ammonium"][0]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        # one fragment per request; an instance is chosen by datasetId, not by a list
+        (
+            [{"value": 0.5, "datasetId": BOTTOM}, {"value": 0.6, "datasetId": SURFACE}],
+            "JSON object",
+        ),
+        (0.5, "JSON object"),
+        ({}, "empty object"),
+        (
+            {"type": "Relationship", "object": "urn:ngsi-ld:Dataset:X", "datasetId": BOTTOM},
+            "cannot make it",
+        ),
+        ({"datasetId": "urn:ngsi-ld:null"}, "datasetId cannot be deleted"),
+    ],
+)
+async def test_partial_update_takes_one_fragment_object_of_the_same_type(
+    client: httpx.AsyncClient, station: dict[str, Any], body: Any, detail: str
+) -> None:
+    resp = await client.patch(f"{ATTRS}/ammonium", json=body)
+
+    problem = assert_problem(resp, "BadRequestData", 400)
+    assert detail in problem["detail"]
+    assert (await retrieve(client, STATION))["ammonium"] == station["ammonium"]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+@pytest.mark.parametrize("name", ["scope", "type", "id"])
+async def test_entity_members_are_not_attributes_to_write(
+    client: httpx.AsyncClient, station: dict[str, Any], method: str, name: str
+) -> None:
+    resp = await client.request(method, f"{ATTRS}/{name}", json={"type": "Property", "value": 1})
+
+    assert_problem(resp, "BadRequestData", 400)
+    assert await retrieve(client, STATION) == station
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        42,
+        "urn:ngsi-ld:null",
+        [{"type": "Property", "value": 1}, {"type": "Property", "value": 2}],
+        {"type": "Property", "value": "urn:ngsi-ld:null"},
+    ],
+)
+async def test_put_attribute_needs_an_attribute_object_with_a_value(
+    client: httpx.AsyncClient, station: dict[str, Any], body: Any
+) -> None:
+    resp = await client.put(f"{ATTRS}/stationCode", json=body)
+
+    assert_problem(resp, "BadRequestData", 400)
+    assert await retrieve(client, STATION) == station
+
+
+async def test_put_attribute_replaces_only_the_instance_of_its_dataset_id(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    before = await retrieve(client, STATION, params={"options": "sysAttrs"})
+
+    resp = await client.put(
+        f"{ATTRS}/ammonium", json={"type": "Property", "value": 0.9, "datasetId": SURFACE}
+    )
+
+    assert resp.status_code == 204
+    after = await retrieve(client, STATION, params={"options": "sysAttrs"})
+    bottom, surface = after["ammonium"]
+    assert bottom == before["ammonium"][0]
+    assert surface["value"] == 0.9 and "unitCode" not in surface
+    assert surface["createdAt"] == before["ammonium"][1]["createdAt"]
+
+
+async def test_put_attribute_of_a_missing_instance_is_404(
+    client: httpx.AsyncClient, station: dict[str, Any]
+) -> None:
+    resp = await client.put(f"{ATTRS}/ammonium", json={"type": "Property", "value": 0.9})
+
+    body = assert_problem(resp, "ResourceNotFound", 404)
+    assert body["detail"] == "attribute ammonium has no default instance"

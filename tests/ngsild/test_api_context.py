@@ -4,6 +4,7 @@ context, remote contexts (served locally), and /jsonldContexts (hosted contexts)
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -330,7 +331,7 @@ async def test_host_list_serve_and_delete_a_context(client: httpx.AsyncClient) -
     assert info["localId"] == path.rsplit("/", 1)[-1]
     assert info["kind"] == "Hosted"
     assert served.status_code == 200
-    assert served.headers["content-type"] == "application/ld+json"
+    assert served.headers["content-type"] == "application/json"  # as ETSI suite 053_01 checks
     assert served.json() == {"@context": context}
 
     deleted = await client.delete(path)
@@ -375,18 +376,22 @@ async def test_hosted_context_may_import_a_remote_one(
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "problem"),
     [
-        {"context": {"a": "https://a.example/a"}},  # no @context member
-        {"@context": 5},
-        {"@context": {"a": 5}},  # a term definition must be an IRI or an object
-        ["https://example.org/context.jsonld"],
+        # not an add-@context request at all: InvalidRequest (ETSI suite 050_02)
+        ({"context": {"a": "https://a.example/a"}}, "InvalidRequest"),  # no @context member
+        (["https://example.org/context.jsonld"], "InvalidRequest"),
+        # an @context that is not a valid one: BadRequestData
+        ({"@context": 5}, "BadRequestData"),
+        ({"@context": {"a": 5}}, "BadRequestData"),  # a term must map to an IRI or an object
     ],
 )
-async def test_adding_an_invalid_context_is_400(client: httpx.AsyncClient, body: Any) -> None:
+async def test_adding_an_invalid_context_is_400(
+    client: httpx.AsyncClient, body: Any, problem: str
+) -> None:
     resp = await client.post(CONTEXTS, json=body)
 
-    assert_problem(resp, "BadRequestData", 400)
+    assert_problem(resp, problem, 400)
     assert (await client.get(CONTEXTS)).json() == []
 
 
@@ -410,3 +415,98 @@ async def test_core_context_url_is_named_in_plain_answers(client: httpx.AsyncCli
     resp = await client.get(entity_url(ROOM))
 
     assert resp.headers["link"].startswith(f"<{CORE_CONTEXT}>")
+
+
+# --- /jsonldContexts as the ETSI conformance suite exercises it ---------------------------
+
+
+async def test_contexts_are_hub_wide_not_per_tenant(client: httpx.AsyncClient) -> None:
+    # a context is named by its URL, which every tenant resolves alike (clause 5.13)
+    resp = await client.post(
+        CONTEXTS,
+        json={"@context": {"Tree": "https://trees.example/Tree"}},
+        headers={"NGSILD-Tenant": "gwacheon"},
+    )
+    assert resp.status_code == 201
+    path = resp.headers["location"]
+
+    for tenant in ({}, {"NGSILD-Tenant": "gwacheon"}, {"NGSILD-Tenant": "anyang"}):
+        assert (await client.get(CONTEXTS, headers=tenant)).json() == [f"http://hub{path}"]
+        assert (await client.get(path, headers=tenant)).status_code == 200
+
+
+async def test_serve_with_details_describes_the_context(client: httpx.AsyncClient) -> None:
+    path = await add_context(client, {"Tree": "https://trees.example/Tree"})
+
+    resp = await client.get(path, params={"details": "true"})
+
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/json"
+    info = resp.json()
+    assert set(info) == {"URL", "localId", "kind", "createdAt"}
+    assert info["URL"] == f"http://hub{path}"
+    assert info["kind"] == "Hosted"
+
+
+async def test_remote_contexts_in_use_are_listed_served_and_deleted_as_cached(
+    client: httpx.AsyncClient, vendor_a: str
+) -> None:
+    hosted = await add_context(client, {"Tree": "https://trees.example/Tree"})
+    await create(client, {"id": ROOM, "type": "Room"}, headers=link(vendor_a))
+
+    cached = (await client.get(CONTEXTS, params={"kind": "Cached", "details": "true"})).json()
+    hosted_only = (await client.get(CONTEXTS, params={"kind": "Hosted"})).json()
+    every = (await client.get(CONTEXTS)).json()
+    served = await client.get(f"{CONTEXTS}/{quote(vendor_a, safe='')}")
+
+    assert [(c["URL"], c["localId"], c["kind"]) for c in cached] == [(vendor_a, vendor_a, "Cached")]
+    assert hosted_only == [f"http://hub{hosted}"]
+    assert every == [f"http://hub{hosted}", vendor_a]
+    assert served.status_code == 200
+    assert served.json()["@context"]["Room"] == A_ONTOLOGY + "Room"
+    reloaded = await client.delete(
+        f"{CONTEXTS}/{quote(vendor_a, safe='')}", params={"reload": "true"}
+    )
+    assert reloaded.status_code == 204
+    assert (await client.get(CONTEXTS, params={"kind": "Cached"})).json() == [vendor_a]
+    deleted = await client.delete(f"{CONTEXTS}/{quote(vendor_a, safe='')}")
+    assert deleted.status_code == 204
+    assert (await client.get(CONTEXTS, params={"kind": "Cached"})).json() == []
+
+
+@pytest.mark.parametrize(
+    "params", [{"kind": "other"}, {"details": "other"}, {"details": "true", "kind": "other"}]
+)
+async def test_listing_with_a_bad_kind_or_details_is_400(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    resp = await client.get(CONTEXTS, params=params)
+
+    assert_problem(resp, "BadRequestData", 400)
+
+
+@pytest.mark.parametrize(
+    ("reload", "known", "problem", "status"),
+    [
+        ("true", False, "BadRequestData", 400),  # reload is for cached contexts only
+        ("true", True, "BadRequestData", 400),
+        ("xxx", False, "BadRequestData", 400),
+        ("false", False, "ResourceNotFound", 404),
+    ],
+)
+async def test_delete_context_reload_parameter(
+    client: httpx.AsyncClient, reload: str, known: bool, problem: str, status: int
+) -> None:
+    path = await add_context(client, {"Tree": "https://trees.example/Tree"})
+    target = path if known else f"{CONTEXTS}/wrong_id_context"
+
+    resp = await client.delete(target, params={"reload": reload})
+
+    assert_problem(resp, problem, status)
+    assert (await client.get(path)).status_code == 200
+
+
+async def test_context_lists_answer_with_a_trailing_slash(client: httpx.AsyncClient) -> None:
+    path = await add_context(client, {"Tree": "https://trees.example/Tree"})
+
+    assert (await client.get(f"{CONTEXTS}/")).json() == [f"http://hub{path}"]

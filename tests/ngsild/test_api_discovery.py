@@ -209,3 +209,16 @@ async def test_discovery_in_ld_json(client: httpx.AsyncClient) -> None:
 async def test_details_must_be_a_boolean(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get(TYPES, params={"details": "yes"}), "BadRequestData", 400)
     assert_problem(await client.get(ATTRIBUTES, params={"details": "1"}), "BadRequestData", 400)
+
+
+@pytest.mark.usefixtures("inventory")
+@pytest.mark.parametrize("path", [TYPES, ATTRIBUTES])
+async def test_lists_answer_with_a_trailing_slash(client: httpx.AsyncClient, path: str) -> None:
+    # the ETSI conformance suite asks for GET /types/
+    plain = await client.get(path)
+    slashed = await client.get(f"{path}/")
+
+    assert slashed.status_code == 200
+    assert {k: v for k, v in slashed.json().items() if k != "id"} == {
+        k: v for k, v in plain.json().items() if k != "id"
+    }

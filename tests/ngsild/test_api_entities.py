@@ -561,3 +561,148 @@ async def test_delete_leaves_other_entities_alone(
     await client.delete(entity_url(STELLIO_ID))
 
     assert await retrieve(client, other["id"]) == other
+
+
+# --- as the ETSI conformance suite exercises them ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "value", "tag"),
+    [
+        # "*" is any language: still one string, as a Property with its lang (ETSI 018_07_03)
+        ("*", "과천시청", "ko"),
+        ("ko;q=0.4,en;q=0.9", "Gwacheon City Hall", "en"),  # ranked by weight
+        ("fr,*;q=0.1", "과천시청", "ko"),
+    ],
+)
+async def test_lang_any_and_weighted_ranges_pick_one_language(
+    client: httpx.AsyncClient, every_kind: dict[str, Any], lang: str, value: str, tag: str
+) -> None:
+    await create(client, every_kind)
+
+    body = await retrieve(client, HALL_ID, params={"lang": lang, "attrs": "name"})
+    simple = await retrieve(
+        client, HALL_ID, params={"lang": lang, "attrs": "name", "options": "keyValues"}
+    )
+
+    assert body["name"] == {"type": "Property", "value": value, "lang": tag}
+    assert simple["name"] == value
+
+
+@pytest.mark.parametrize(
+    ("name", "null"),
+    [
+        ("temperature", {"type": "Property", "value": "urn:ngsi-ld:null"}),
+        ("owner", {"type": "Relationship", "object": "urn:ngsi-ld:null"}),
+        ("location", {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}),
+        ("name", {"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}}),
+        ("name", {"languageMap": {"@none": "urn:ngsi-ld:null"}}),
+        ("openingHours", {"type": "JsonProperty", "json": "urn:ngsi-ld:null"}),
+        ("floorAreas", {"type": "ListProperty", "valueList": ["urn:ngsi-ld:null"]}),
+        ("evacuationRoute", {"type": "ListRelationship", "objectList": ["urn:ngsi-ld:null"]}),
+        ("category", {"type": "VocabProperty", "vocab": "urn:ngsi-ld:null"}),
+        ("address", "urn:ngsi-ld:null"),
+    ],
+)
+async def test_merge_patch_null_of_every_attribute_type_deletes_it(
+    client: httpx.AsyncClient, every_kind: dict[str, Any], name: str, null: Any
+) -> None:
+    await create(client, every_kind)
+
+    resp = await client.patch(entity_url(HALL_ID), json={name: null})
+
+    assert resp.status_code == 204
+    body = await retrieve(client, HALL_ID)
+    assert name not in body
+    assert body == {k: v for k, v in every_kind.items() if k != name}
+
+
+async def test_an_ngsi_ld_null_at_creation_leaves_the_attribute_out(
+    client: httpx.AsyncClient,
+) -> None:
+    await create(
+        client,
+        {
+            "id": HALL_ID,
+            "type": "Building",
+            "name": {"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}},
+            "height": {"type": "Property", "value": 12},
+        },
+    )
+
+    assert await retrieve(client, HALL_ID) == {
+        "id": HALL_ID,
+        "type": "Building",
+        "height": {"type": "Property", "value": 12},
+    }
+
+
+async def test_merge_patch_replaces_or_deletes_the_scope(client: httpx.AsyncClient) -> None:
+    await create(client, {"id": HALL_ID, "type": "Building", "scope": "/Gwacheon"})
+
+    replaced = await client.patch(entity_url(HALL_ID), json={"scope": ["/Seoul", "/Korea"]})
+    scope = (await retrieve(client, HALL_ID))["scope"]
+    deleted = await client.patch(entity_url(HALL_ID), json={"scope": "urn:ngsi-ld:null"})
+
+    assert (replaced.status_code, deleted.status_code) == (204, 204)
+    assert scope == ["/Seoul", "/Korea"]
+    assert "scope" not in await retrieve(client, HALL_ID)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"pick": "unknown"},
+        {
+            "omit": "id,type,name,description,stationCode,ammonium,"
+            "dissolvedOxygen,waterTemperature,servesDataset,location"
+        },
+    ],
+)
+async def test_retrieve_leaving_nothing_after_pick_or_omit_is_404(
+    client: httpx.AsyncClient, stellio_entity: dict[str, Any], params: dict[str, str]
+) -> None:
+    await create(client, stellio_entity)
+
+    resp = await client.get(entity_url(STELLIO_ID), params=params)
+
+    assert_problem(resp, "ResourceNotFound", 404)
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ({"format": "invalidFormat"}, "InvalidRequest"),
+        ({"options": "keyValues,invalid"}, "InvalidRequest"),
+        ({"format": "keyValues", "options": "invalid"}, "InvalidRequest"),
+        ({"pick": "name", "attrs": "name"}, "BadRequestData"),
+        ({"omit": "name", "attrs": "name"}, "BadRequestData"),
+        ({"pick": "id;name"}, "BadRequestData"),
+        ({"pick": "id,,name"}, "BadRequestData"),
+        ({"pick": "id,locatedAt{name"}, "BadRequestData"),
+        ({"pick": "id,locatedAt{}"}, "BadRequestData"),
+        ({"attrs": "id,type"}, "BadRequestData"),
+    ],
+)
+async def test_retrieve_rejects_bad_representation_parameters_before_looking(
+    client: httpx.AsyncClient, params: dict[str, str], problem: str
+) -> None:
+    resp = await client.get(entity_url(STELLIO_ID), params=params)  # the entity does not exist
+
+    assert_problem(resp, problem, 400)
+
+
+async def test_retrieve_with_dataset_id_keeps_only_those_instances(
+    client: httpx.AsyncClient, stellio_entity: dict[str, Any]
+) -> None:
+    await create(client, stellio_entity)
+    bottom = "urn:ngsi-ld:Dataset:Bottom"
+
+    one = await retrieve(client, STELLIO_ID, params={"datasetId": bottom})
+    default = await retrieve(client, STELLIO_ID, params={"datasetId": "@none", "attrs": "name"})
+
+    assert set(one) == {"id", "type", "ammonium", "waterTemperature"}
+    assert one["ammonium"] == stellio_entity["ammonium"][0]
+    assert default == {"id": STELLIO_ID, "type": "Entity", "name": stellio_entity["name"]}
+    resp = await client.get(entity_url(STELLIO_ID), params={"datasetId": "not a uri"})
+    assert_problem(resp, "BadRequestData", 400)

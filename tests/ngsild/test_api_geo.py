@@ -313,8 +313,9 @@ async def test_geo_json_of_an_entity_without_the_geometry_property(
             },
             "BadRequestData",
         ),
-        ({"georel": "within", "geometry": "Polygon"}, "InvalidRequest"),
-        ({"geometry": "Point", "coordinates": "[127,37]"}, "InvalidRequest"),
+        # an incomplete geo-query is not a valid one (clause 5.7.2.4)
+        ({"georel": "within", "geometry": "Polygon"}, "BadRequestData"),
+        ({"geometry": "Point", "coordinates": "[127,37]"}, "BadRequestData"),
     ],
 )
 async def test_bad_geo_queries_are_400(

@@ -134,6 +134,75 @@ async def test_no_selector_at_all_is_400(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.usefixtures("city")
+async def test_ids_alone_do_not_select_and_are_400(client: httpx.AsyncClient) -> None:
+    # clause 5.7.2.4 and ETSI suite 019_03_05: an id list filters a selection (type, attrs,
+    # q, geoQ, scopeQ...), it is not one
+    resp = await client.get(ENTITIES, params={"id": f"{A1},{A2}"})
+
+    body = assert_problem(resp, "BadRequestData", 400)
+    assert "type" in body["detail"]
+    assert await query_ids(client, id=f"{A1},{A2}", local="true") == [A1, A2]
+
+
+@pytest.mark.usefixtures("city")
+@pytest.mark.parametrize("attrs", ["id,type", "status,type", "scope"])
+async def test_attrs_naming_entity_members_is_400(client: httpx.AsyncClient, attrs: str) -> None:
+    resp = await client.get(ENTITIES, params={"attrs": attrs})
+
+    assert_problem(resp, "BadRequestData", 400)
+
+
+@pytest.mark.usefixtures("city")
+async def test_entities_with_a_trailing_slash_is_the_same_collection(
+    client: httpx.AsyncClient,
+) -> None:
+    resp = await client.get(f"{ENTITIES}/", params={"type": "Streetlight"})
+
+    assert resp.status_code == 200
+    assert [e["id"] for e in resp.json()] == [L1]
+
+
+@pytest.mark.usefixtures("city")
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ({"type": "ParkingSpot", "pick": "status", "attrs": "status"}, "BadRequestData"),
+        ({"type": "ParkingSpot", "pick": "id;status"}, "BadRequestData"),
+        ({"type": "ParkingSpot", "omit": "id,,status"}, "BadRequestData"),
+        ({"type": "ParkingSpot", "pick": "id,refParkingSite{{level}"}, "BadRequestData"),
+    ],
+)
+async def test_bad_pick_and_omit_are_400(
+    client: httpx.AsyncClient, params: dict[str, str], problem: str
+) -> None:
+    resp = await client.get(ENTITIES, params=params)
+
+    assert_problem(resp, problem, 400)
+
+
+async def test_dataset_id_keeps_only_those_instances_of_each_entity(
+    client: httpx.AsyncClient,
+) -> None:
+    names = [
+        {"type": "Property", "value": "Eiffel Tower"},
+        {"type": "Property", "value": "Tour Eiffel", "datasetId": "urn:ngsi-ld:Dataset:fr"},
+        {"type": "Property", "value": "Eiffelturm", "datasetId": "urn:ngsi-ld:Dataset:de"},
+    ]
+    await create_many(client, [{"id": "urn:ngsi-ld:Building:1", "type": "Building", "name": names}])
+
+    two = await query(
+        client, type="Building", datasetId="urn:ngsi-ld:Dataset:fr,urn:ngsi-ld:Dataset:de"
+    )
+    default = await query(client, type="Building", datasetId="@none")
+    no_match = await query(client, attrs="name", datasetId="urn:ngsi-ld:Dataset:es")
+
+    assert two[0]["name"] == names[1:]
+    assert default[0]["name"] == names[0]
+    # the entity still matches the query; it just has no instance left to show
+    assert no_match == [{"id": "urn:ngsi-ld:Building:1", "type": "Building"}]
+
+
+@pytest.mark.usefixtures("city")
 async def test_response_headers_and_representation(client: httpx.AsyncClient) -> None:
     resp = await client.get(ENTITIES, params={"type": "Streetlight"})
 
@@ -234,7 +303,7 @@ async def test_q_combines_with_type(client: httpx.AsyncClient) -> None:
 async def test_malformed_q_is_400(client: httpx.AsyncClient, q: str) -> None:
     resp = await client.get(ENTITIES, params={"q": q})
 
-    body = assert_problem(resp, "InvalidRequest", 400)
+    body = assert_problem(resp, "BadRequestData", 400)  # clause 5.7.2.4
     assert "q" in body["detail"]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cityhub.errors import BadRequestData, InvalidRequest
+from cityhub.errors import BadRequestData
 from cityhub.ngsild.geo import (
     EARTH_RADIUS_M,
     GeoQuery,
@@ -475,11 +475,11 @@ def test_parse_geoquery_accepts_body_lists_and_strings_alike() -> None:
 @pytest.mark.parametrize(
     ("args", "error", "message"),
     [
-        ((None, "Point", "[1,2]"), InvalidRequest, "missing: georel"),
-        (("near;maxDistance==5", None, "[1,2]"), InvalidRequest, "missing: geometry"),
-        (("near;maxDistance==5", "Point", None), InvalidRequest, "missing: coordinates"),
-        (("near;maxDistance==5", "Point", ""), InvalidRequest, "missing: coordinates"),
-        ((None, None, None), InvalidRequest, "georel, geometry, coordinates"),
+        ((None, "Point", "[1,2]"), BadRequestData, "missing: georel"),
+        (("near;maxDistance==5", None, "[1,2]"), BadRequestData, "missing: geometry"),
+        (("near;maxDistance==5", "Point", None), BadRequestData, "missing: coordinates"),
+        (("near;maxDistance==5", "Point", ""), BadRequestData, "missing: coordinates"),
+        ((None, None, None), BadRequestData, "georel, geometry, coordinates"),
         (("nearby", "Point", "[1,2]"), BadRequestData, "unknown georel 'nearby'"),
         (("Within", "Point", "[1,2]"), BadRequestData, "unknown georel"),
         ((5, "Point", "[1,2]"), BadRequestData, "georel must be a string"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cityhub.errors import InvalidRequest
+from cityhub.errors import BadRequestData
 from cityhub.ngsild.query import (
     MAX_DEPTH,
     MAX_LENGTH,
@@ -350,14 +350,14 @@ def test_attribute_names() -> None:
     ],
 )
 def test_malformed(text: str, message: str) -> None:
-    with pytest.raises(InvalidRequest, match="Invalid q: ") as caught:
+    with pytest.raises(BadRequestData, match="Invalid q: ") as caught:
         parse_q(text, expand)
     assert message in caught.value.detail
     assert "at character" in caught.value.detail
 
 
 def test_error_names_position_and_offending_text() -> None:
-    with pytest.raises(InvalidRequest) as caught:
+    with pytest.raises(BadRequestData) as caught:
         parse_q("temperature>20;status==open", expand)
     assert caught.value.detail == (
         "Invalid q: unquoted value 'open' (strings must be in double quotes) at character 24"
@@ -366,7 +366,7 @@ def test_error_names_position_and_offending_text() -> None:
 
 
 def test_too_long() -> None:
-    with pytest.raises(InvalidRequest, match="longer than"):
+    with pytest.raises(BadRequestData, match="longer than"):
         parse_q("a|" * MAX_LENGTH + "a", expand)
 
 
@@ -374,7 +374,7 @@ def test_nesting_limit() -> None:
     ok = "(" * MAX_DEPTH + "a" + ")" * MAX_DEPTH
     assert parse_q(ok, expand) == Exists(Path(E + "a"))
     deep = "(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1)
-    with pytest.raises(InvalidRequest, match="nested deeper"):
+    with pytest.raises(BadRequestData, match="nested deeper"):
         parse_q(deep, expand)
 
 
