@@ -46,6 +46,19 @@ _GEO_TYPES = frozenset(
 )
 _META_IGNORED = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 NULL_URI = "urn:ngsi-ld:null"
+_VALUE_KEYS = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "languageMap",
+        "json",
+        "valueList",
+        "objectList",
+        "vocab",
+        "objectType",
+    }
+)
 
 
 def now_iso() -> str:
@@ -67,6 +80,16 @@ def check_datetime(value: Any, what: str) -> str:
     except ValueError as err:
         raise BadRequestData(f"{what} is not a valid DateTime: {value!r}") from err
     return value
+
+
+def _observed_at(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return value  # the common case, without building an error message
+        except ValueError:
+            pass
+    return check_datetime(value, f"attribute {name!r}: observedAt")
 
 
 def check_entity_id(value: Any) -> str:
@@ -228,24 +251,14 @@ def parse_instance(name: str, iri: str, raw: Any, ctx: ActiveContext) -> Instanc
         return inst
     _parse_value(name, kind, raw, inst, ctx)
     for key, val in raw.items():
-        if key in (
-            "type",
-            "value",
-            "object",
-            "languageMap",
-            "json",
-            "valueList",
-            "objectList",
-            "vocab",
-            "objectType",
-        ):
+        if key in _VALUE_KEYS:
             continue
         if key == "datasetId":
             if not is_uri(val):
                 raise BadRequestData(f"attribute {name!r}: datasetId must be a URI")
             inst["datasetId"] = val
         elif key == "observedAt":
-            inst["observedAt"] = check_datetime(val, f"attribute {name!r}: observedAt")
+            inst["observedAt"] = _observed_at(name, val)
         elif key == "unitCode":
             if not isinstance(val, str) or not val:
                 raise BadRequestData(f"attribute {name!r}: unitCode must be a string")

@@ -1,10 +1,10 @@
 """SQLite backend: the embedded default.
 
-One writer thread owns the only write connection: it drains every pending job, runs them in one
-``BEGIN IMMEDIATE`` transaction (each job under a SAVEPOINT, so one failing job rolls back alone)
-and commits once — group commit, so durability (``synchronous=FULL`` by default) costs one fsync
-per batch, not per request. Reads run in a small thread pool on their own connections, in
-parallel with the writer thanks to WAL.
+One write connection, driven by :class:`_GroupWriter`: writes queued while a group commits run
+together in one ``BEGIN IMMEDIATE`` transaction and commit once — group commit, so durability
+(``synchronous=FULL`` by default) costs one fsync per group, not per request. Queries run in a
+small thread pool on their own connections, in parallel with the writer thanks to WAL; look-ups
+by id run on the event loop. WAL checkpoints run in their own thread.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import math
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,84 +34,109 @@ _CHUNK = 512
 _NEAR_SLACK_M = 5.0  # R-tree boxes are float32 (about 1 m): allow for their rounding
 _NEAR_SLACK = 0.005  # equirectangular vs great-circle distance, generous at city scale
 _GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
-_Job = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+_BUSY_WAIT_S = 30.0  # how long a write waits for another process holding the write lock
 
 
-def _resolve_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for fut, ok, value in settled:
-        if fut.cancelled():
-            continue
-        if ok:
-            fut.set_result(value)
-        else:
-            fut.set_exception(value)
+class _GroupWriter:
+    """Group commit on the event loop, fsync in a thread.
 
+    Writes submitted while the previous group commits are run together, on the loop thread,
+    in one ``BEGIN IMMEDIATE`` transaction; its ``COMMIT`` (the fsync) runs in a thread so the
+    loop goes on parsing the next requests meanwhile. Jobs are pure functions of the database
+    state: if one fails, the group is rolled back and replayed one job per transaction, so only
+    the failing job reports an error. Running the SQL on the loop thread avoids handing every
+    write to another Python thread, which costs more than the SQL itself.
+    """
 
-class _Writer(threading.Thread):
-    """The single writer: group commit of queued jobs."""
-
-    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int) -> None:
-        super().__init__(name="cityhub-sqlite-writer", daemon=True)
-        self._connect = connect
+    def __init__(self, conn: sqlite3.Connection, max_batch: int) -> None:
+        self.conn = conn
         self._max_batch = max_batch
-        # the event loop hands over every job submitted in one loop iteration as one list
-        self.jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._pending: list[_Job] = []
+        self._task: asyncio.Task[None] | None = None
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="cityhub-sqlite-commit")
+        self.closed = False
 
-    def run(self) -> None:
-        conn = self._connect()
+    async def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in the next group; returns its result once the group is durable."""
+        if self.closed:
+            raise StorageError("storage is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((fn, fut))
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
         try:
-            stop = False
-            while not stop:
-                first = self.jobs.get()
-                if first is None:
-                    break
-                batch = list(first)
-                while len(batch) < self._max_batch:
-                    try:
-                        nxt = self.jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        stop = True
-                        break
-                    batch.extend(nxt)
-                self._run_batch(conn, batch)
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                results = await self._run_group(batch)
+                for (_fn, fut), (ok, value) in zip(batch, results, strict=True):
+                    if fut.done():
+                        continue
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
         finally:
-            conn.close()
+            self._task = None
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        # Optimistic: the whole group in one transaction. Jobs are pure functions of the
-        # database state, so if any job fails the group is rolled back and replayed one job
-        # per transaction, and only the failing job reports its error.
+    async def _begin(self) -> None:
+        delay, waited = 0.001, 0.0
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+                if waited > _BUSY_WAIT_S:
+                    raise StorageError("SQLite database stayed locked by another writer") from err
+            await asyncio.sleep(delay)  # another process writes: wait without blocking the loop
+            waited += delay
+            delay = min(delay * 2, 0.05)
+
+    async def _commit(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._committer, self.conn.execute, "COMMIT")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+
+    async def _run_group(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            results: list[tuple[bool, Any]] = [(True, fn(conn)) for fn, _f, _l in batch]
-            conn.execute("COMMIT")
+            await self._begin()
+            results: list[tuple[bool, Any]] = [(True, fn(self.conn)) for fn, _f in batch]
+            await self._commit()
+            return results
         except Exception:  # noqa: BLE001 - replayed below, errors reach their callers
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            results = [self._run_alone(conn, fn) for fn, _f, _l in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for (ok, value), (_fn, fut, loop) in zip(results, batch, strict=True):
-            by_loop.setdefault(loop, []).append((fut, ok, value))
-        for loop, settled in by_loop.items():  # one wake-up per loop, not per job
-            loop.call_soon_threadsafe(_resolve_all, settled)
+            self._rollback()
+        return [await self._run_alone(fn) for fn, _f in batch]
 
-    @staticmethod
-    def _run_alone(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def _run_alone(self, fn: Callable[[sqlite3.Connection], Any]) -> tuple[bool, Any]:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            result = fn(conn)
-            conn.execute("COMMIT")
+            await self._begin()
+            result = fn(self.conn)
+            await self._commit()
             return (True, result)
         except sqlite3.Error as err:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            self._rollback()
             return (False, StorageError(f"SQLite write failed: {err}"))
         except Exception as err:  # noqa: BLE001 - handed to the awaiting caller
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            self._rollback()
             return (False, err)
+
+    async def close(self) -> None:
+        """Finish the queued groups, then release the connection and the commit thread."""
+        self.closed = True
+        while self._task is not None:
+            await asyncio.shield(self._task)
+        self._committer.shutdown(wait=True)
+        self.conn.close()
 
 
 class SQLiteStorage:
@@ -126,12 +150,11 @@ class SQLiteStorage:
         self._synchronous = synchronous
         self._readers = readers
         self._max_batch = max_batch
-        self._writer: _Writer | None = None
+        self._writer: _GroupWriter | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._tenants: set[str] = {""}
         self._loop_conn: sqlite3.Connection | None = None
-        self._pending: list[_Job] = []
         self._checkpoints = threading.Event()  # set to stop the checkpointer
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -188,8 +211,7 @@ class SQLiteStorage:
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
-        self._writer = _Writer(self._connect_writer, self._max_batch)
-        self._writer.start()
+        self._writer = _GroupWriter(self._connect_writer(), self._max_batch)
         self._checkpoints.clear()
         threading.Thread(
             target=self._checkpointer, name="cityhub-sqlite-checkpoint", daemon=True
@@ -233,8 +255,7 @@ class SQLiteStorage:
     async def close(self) -> None:
         """Let the writer finish its queue, then close every connection."""
         if self._writer is not None:
-            self._writer.jobs.put(None)
-            await asyncio.to_thread(self._writer.join)
+            await self._writer.close()
             self._writer = None
             self._checkpoints.set()
         if self._pool is not None:
@@ -250,22 +271,7 @@ class SQLiteStorage:
     async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self._writer is None:
             raise StorageError("storage is closed")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.append((fn, fut, loop))
-        return await fut
-
-    def _flush(self) -> None:
-        """Hand this loop iteration's writes to the writer as one group."""
-        pending, self._pending = self._pending, []
-        if self._writer is not None:
-            self._writer.jobs.put(pending)
-        else:
-            for _fn, fut, _loop in pending:
-                if not fut.done():
-                    fut.set_exception(StorageError("storage is closed"))
+        return await self._writer.submit(fn)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         if self._pool is None:
@@ -300,11 +306,55 @@ class SQLiteStorage:
 
         def run(conn: sqlite3.Connection) -> list[Outcome]:
             self._ensure_tenant(conn, tenant)
-            outcomes = [self._apply_one(conn, tenant, m) for m in mutations]
-            return outcomes
+            if len(mutations) > 1 and len({m.entity_id for m in mutations}) == len(mutations):
+                return self._apply_many(conn, tenant, mutations)
+            return [self._apply_one(conn, tenant, m) for m in mutations]
 
         outcomes: list[Outcome] = await self._write(run)
         self._tenants.add(tenant)
+        return outcomes
+
+    def _apply_many(
+        self, conn: sqlite3.Connection, tenant: str, mutations: Sequence[Mutation]
+    ) -> list[Outcome]:
+        """A batch of distinct entities: one look-up, then bulk statements for the writes and
+        for the index rows of new entities (same outcomes as one _apply_one per mutation)."""
+        current: dict[str, tuple[int, bytes]] = {}
+        ids = [m.entity_id for m in mutations]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pk, eid, doc in conn.execute(
+                f"SELECT pk, id, doc FROM entities WHERE tenant = ? AND id IN ({marks})",
+                [tenant, *chunk],
+            ):
+                current[eid] = (pk, doc)
+        next_pk = (conn.execute("SELECT max(pk) FROM entities").fetchone()[0] or 0) + 1
+        outcomes: list[Outcome] = []
+        inserts: list[tuple[int, str, str, bytes]] = []
+        fresh: list[tuple[int, Entity]] = []
+        for m in mutations:
+            row = current.get(m.entity_id)
+            before: Entity | None = orjson.loads(row[1]) if row else None
+            outcome = _decide(m, before)
+            outcomes.append(outcome)
+            after = outcome.after
+            if outcome.error is not None or after == before:
+                continue
+            if row is not None:
+                if after is None:
+                    conn.execute("DELETE FROM entities WHERE pk = ?", (row[0],))
+                else:
+                    conn.execute(
+                        "UPDATE entities SET doc = ? WHERE pk = ?", (orjson.dumps(after), row[0])
+                    )
+                self._reindex(conn, row[0], before, after)
+            elif after is not None:
+                inserts.append((next_pk, tenant, m.entity_id, orjson.dumps(after)))
+                fresh.append((next_pk, after))
+                next_pk += 1
+        conn.executemany("INSERT INTO entities (pk, tenant, id, doc) VALUES (?, ?, ?, ?)", inserts)
+        _index_new(conn, fresh)
         return outcomes
 
     def _apply_one(self, conn: sqlite3.Connection, tenant: str, m: Mutation) -> Outcome:
@@ -312,16 +362,10 @@ class SQLiteStorage:
             "SELECT pk, doc FROM entities WHERE tenant = ? AND id = ?", (tenant, m.entity_id)
         ).fetchone()
         before: Entity | None = orjson.loads(row[1]) if row else None
-        if m.create_only and before is not None:
-            return Outcome(
-                m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
-            )
-        try:
-            after = m.fn(before)
-        except NgsiError as err:
-            return Outcome(m.entity_id, before, before, err)
-        if after == before:
-            return Outcome(m.entity_id, before, after)
+        outcome = _decide(m, before)
+        after = outcome.after
+        if outcome.error is not None or after == before:
+            return outcome
         pk: int | None = row[0] if row else None
         if pk is not None:
             if after is None:
@@ -336,7 +380,7 @@ class SQLiteStorage:
             pk = cur.lastrowid
         if pk is not None:
             self._reindex(conn, pk, before, after)
-        return Outcome(m.entity_id, before, after)
+        return outcome
 
     @staticmethod
     def _reindex(
@@ -362,16 +406,7 @@ class SQLiteStorage:
                 [(pk * _GEO_SLOTS + n,) for n in range(len(old_boxes))],
             )
         if after is not None:
-            conn.executemany("INSERT INTO type_idx VALUES (?, ?)", [(pk, t) for t in after["type"]])
-            values, boxes = base.index_rows(after)
-            _insert_values(conn, pk, values)
-            conn.executemany(
-                "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
-                    for n, (name, (minx, miny, maxx, maxy)) in enumerate(boxes[:_GEO_SLOTS])
-                ],
-            )
+            _index_new(conn, [(pk, after)])
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Entities matching ``query`` (index narrowing, exact check, pagination)."""
@@ -449,16 +484,53 @@ class SQLiteStorage:
         return result
 
 
-def _insert_values(
-    conn: sqlite3.Connection, pk: int, values: list[tuple[str, str, float | None, str | None]]
-) -> None:
-    """Insert attribute-value index rows, numbering the rows of each attribute."""
+def _decide(m: Mutation, before: Entity | None) -> Outcome:
+    """Run a mutation's function on the current state (no I/O): the outcome to write."""
+    if m.create_only and before is not None:
+        return Outcome(
+            m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
+        )
+    try:
+        return Outcome(m.entity_id, before, m.fn(before))
+    except NgsiError as err:
+        return Outcome(m.entity_id, before, before, err)
+
+
+def _value_rows(
+    pk: int, values: list[tuple[str, str, float | None, str | None]]
+) -> list[tuple[int, str, int, str, float | None, str | None]]:
+    """Attribute-value index rows of one entity, numbering the rows of each attribute."""
     seqs: dict[str, int] = {}
     rows = []
     for name, kind, num, text in values:
         seq = seqs[name] = seqs.get(name, -1) + 1
         rows.append((pk, name, seq, kind, num, text))
-    conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return rows
+
+
+def _insert_values(
+    conn: sqlite3.Connection, pk: int, values: list[tuple[str, str, float | None, str | None]]
+) -> None:
+    """Insert one entity's attribute-value index rows."""
+    conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", _value_rows(pk, values))
+
+
+def _index_new(conn: sqlite3.Connection, entities: list[tuple[int, Entity]]) -> None:
+    """All index rows (types, attribute values, geometries) of entities without any yet."""
+    types: list[tuple[int, str]] = []
+    values: list[tuple[int, str, int, str, float | None, str | None]] = []
+    boxes: list[tuple[int, float, float, float, float, int, str]] = []
+    for pk, entity in entities:
+        types.extend((pk, t) for t in entity["type"])
+        vals, geo_boxes = base.index_rows(entity)
+        values.extend(_value_rows(pk, vals))
+        boxes.extend(
+            (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
+            for n, (name, (minx, miny, maxx, maxy)) in enumerate(geo_boxes[:_GEO_SLOTS])
+        )
+    conn.executemany("INSERT INTO type_idx VALUES (?, ?)", types)
+    conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", values)
+    conn.executemany("INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)", boxes)
 
 
 def _context_row(row: Sequence[Any], *, with_body: bool) -> dict[str, Any]:
