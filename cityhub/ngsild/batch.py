@@ -24,9 +24,10 @@ from cityhub.ngsild.http import (
     tenant_of,
 )
 from cityhub.ngsild.hub import hub_of
+from cityhub.ngsild.join import join_of
 from cityhub.ngsild.models import now_iso
 from cityhub.ngsild.params import make_view, page, query_from_body
-from cityhub.ngsild.routes import render_list
+from cityhub.ngsild.routes import render_joined_list
 from cityhub.ngsild.service import BatchResult, existing
 from cityhub.storage.base import Mutation
 
@@ -209,7 +210,10 @@ async def batch_query(request: Request) -> Response:
     result = await hub.entities.query(tenant, query)
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else {}
     geometry = body.get("geometryProperty") or request.query_params.get("geometryProperty")
-    return render_list(result.entities, view, mt, headers, geometry=geometry)
+    join = join_of({**request.query_params, **body})  # join, joinLevel: body or URL
+    return await render_joined_list(
+        hub, tenant, result.entities, view, mt, headers, geometry=geometry, join=join
+    )
 
 
 routes = [

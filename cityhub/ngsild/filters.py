@@ -16,6 +16,7 @@ from cityhub.ngsild import query as qlang
 from cityhub.ngsild.context import ActiveContext
 from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.geo import GeoQuery
+from cityhub.ngsild.ordering import OrderKey
 
 TypeExpr = tuple[frozenset[str], ...]  # OR of ANDs of expanded type IRIs
 
@@ -34,6 +35,7 @@ class EntityQuery:
     limit: int = 20
     offset: int = 0
     count: bool = False
+    order_by: tuple[OrderKey, ...] | None = None  # orderBy: storage sorts all matches
     extra: dict[str, Any] = field(default_factory=dict)
 
     def selects_anything(self, *, ids: bool = True) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from cityhub.ngsild.entity import RESERVED_ATTRIBUTE_NAMES
 from cityhub.ngsild.filters import EntityQuery, parse_scope_q, parse_type_expr
 from cityhub.ngsild.http import options, parse_int, split_list
 from cityhub.ngsild.models import check_entity_id, is_uri
+from cityhub.ngsild.ordering import parse_order_by
 from cityhub.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED, View
 from cityhub.settings import Settings
 
@@ -26,20 +28,62 @@ _FORMATS = {
 }
 
 
-#: a pick/omit item: an entity member or attribute name (linked-entity braces are not served)
-_PROJECTION_ITEM = re.compile(r"^[^\s<>\"'=;()\\{},]+$")
+#: a pick/omit name: an entity member or attribute name
+_PROJECTION_NAME = re.compile(r"[^\s<>\"'=;()\\{},]+")
+_MAX_PROJECTION_DEPTH = 16
+
+#: pick/omit items: a name, and for a relationship the items of its linked entity (braces)
+Projection = list[tuple[str, "Projection | None"]]
 
 
-def _projection(request: Request, name: str) -> list[str] | None:
-    """``pick`` / ``omit`` (clause 4.21): comma-separated names, no empty item (400)."""
+def _projection(request: Request, name: str) -> Projection | None:
+    """``pick`` / ``omit`` (clause 4.21): comma-separated names, no empty item (400); a
+    relationship may give its linked entity's own items in braces: ``id,locatedAt{id,name}``."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    items = raw.split(",")
-    for item in items:
-        if not _PROJECTION_ITEM.match(item):
-            raise BadRequestData(f"{name} has an invalid item {item!r} in {raw!r}")
-    return items
+    pos = 0
+
+    def items(depth: int) -> Projection:
+        nonlocal pos
+        if depth > _MAX_PROJECTION_DEPTH:
+            raise BadRequestData(f"{name} nests braces more than {_MAX_PROJECTION_DEPTH} deep")
+        out: Projection = []
+        while True:
+            match = _PROJECTION_NAME.match(raw, pos)
+            if match is None:
+                raise BadRequestData(
+                    f"{name} has an invalid item at character {pos + 1} of {raw!r}"
+                )
+            pos = match.end()
+            nested = None
+            if raw.startswith("{", pos):
+                pos += 1
+                nested = items(depth + 1)
+                if not raw.startswith("}", pos):
+                    raise BadRequestData(f"{name} misses a '}}' at character {pos + 1} of {raw!r}")
+                pos += 1
+            out.append((match.group(), nested))
+            if not raw.startswith(",", pos):
+                return out
+            pos += 1
+
+    tree = items(0)
+    if pos != len(raw):
+        raise BadRequestData(f"{name} has an invalid item at character {pos + 1} of {raw!r}")
+    return tree
+
+
+def _projected(view: View, plain: View, tree: Projection, *, pick: bool) -> View:
+    """``view`` with a pick (or omit) projection, and for each braced relationship the view of
+    its linked entities (``plain`` with the items in braces)."""
+    linked = tuple(
+        (name, _projected(plain, plain, sub, pick=pick)) for name, sub in tree if sub is not None
+    )
+    if pick:
+        return replace(view, pick=frozenset(name for name, _ in tree), linked=linked)
+    # an omitted name with braces omits members of the linked entity, not the relationship
+    return replace(view, omit=frozenset(n for n, sub in tree if sub is None), linked=linked)
 
 
 def _attr_list(raw: str | None, ctx: ActiveContext) -> frozenset[str] | None:
@@ -97,16 +141,14 @@ def make_view(request: Request, ctx: ActiveContext) -> View:
     if (pick or omit) and attrs:
         raise BadRequestData("pick and omit cannot be used together with attrs")
     lang = request.query_params.get("lang")
-    return View(
-        ctx=ctx,
-        fmt=resolved,
-        sys_attrs="sysAttrs" in opts,
-        attrs=attrs,
-        pick=frozenset(pick) if pick else None,
-        omit=frozenset(omit or ()),
-        lang=lang or None,
-        datasets=_dataset_ids(request.query_params.get("datasetId")),
-    )
+    # linked entities (join) share the format, sysAttrs and lang, not the projections
+    plain = View(ctx=ctx, fmt=resolved, sys_attrs="sysAttrs" in opts, lang=lang or None)
+    view = replace(plain, attrs=attrs, datasets=_dataset_ids(request.query_params.get("datasetId")))
+    if pick:
+        return _projected(view, plain, pick, pick=True)
+    if omit:
+        return _projected(view, plain, omit, pick=False)
+    return view
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -128,6 +170,7 @@ def entity_query(
         types=parse_type_expr(p["type"], ctx) if p.get("type") else None,
         q=qlang.parse_q(p["q"], ctx.expand) if p.get("q") is not None else None,
         scope_q=parse_scope_q(p["scopeQ"]) if p.get("scopeQ") else None,
+        order_by=parse_order_by(p["orderBy"], ctx.expand) if p.get("orderBy") else None,
     )
     query.attrs = _attr_list(p.get("attrs"), ctx)
     if any(p.get(k) is not None for k in ("georel", "geometry", "coordinates")):

@@ -156,6 +156,21 @@ def parse_q(text: str, expand: Callable[[str], str]) -> QExpr:
     return _Parser(text, expand).parse()
 
 
+def parse_path(text: str, expand: Callable[[str], str]) -> Path:
+    """One attribute path alone (``attr.sub[key]``, as in ``q``), e.g. for ``orderBy``."""
+    parser = _Parser(text[:MAX_LENGTH], expand)
+    path = parser.path()
+    parser.skip_ws()
+    if parser.peek():
+        parser.fail(f"unexpected {parser.peek()!r} after an attribute path")
+    return path
+
+
+def path_values(path: Path, entity: Entity) -> list[Any]:
+    """Every value a path reaches in a stored entity (array elements one by one)."""
+    return [x for kind, value in _targets(path, entity) for x in _flat(kind, value)]
+
+
 def attribute_names(expr: QExpr) -> set[str]:
     """The expanded top-level attribute names an expression refers to."""
     if isinstance(expr, And | Or):

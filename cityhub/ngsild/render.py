@@ -1,12 +1,14 @@
 """Rendering stored entities for a response: normalized, concise, keyValues, GeoJSON.
 
 Names are compacted with the requester's @context; ``attrs``/``pick``/``omit`` projections,
-``options=sysAttrs`` and ``lang`` are applied here, so storage never needs to know them.
+``options=sysAttrs`` and ``lang`` are applied here, so storage never needs to know them. Linked
+entities (``join``, :mod:`cityhub.ngsild.join`) come in through the ``link`` callback.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cityhub.ngsild.context import ActiveContext
@@ -18,6 +20,7 @@ from cityhub.ngsild.entity import (
     LIST_PROPERTY,
     LIST_RELATIONSHIP,
     PROPERTY,
+    RELATIONSHIP,
     VALUE_MEMBER,
     VOCAB_PROPERTY,
     Entity,
@@ -46,10 +49,42 @@ class View:
     omit: frozenset[str] = frozenset()
     lang: str | None = None
     datasets: frozenset[str] | None = None  # datasetIds to keep ("@none": default instance)
+    #: views of the entities linked by a relationship (``pick=rel{id,name}``), by its name
+    linked: tuple[tuple[str, View], ...] = ()
+
+    def linked_view(self, name: str) -> View:
+        """How to render an entity that relationship ``name`` links to (``join``): its own
+        projection when ``pick``/``omit`` give one in braces, else the whole entity."""
+        for rel, view in self.linked:
+            if rel == name:
+                return view
+        if self.attrs is None and self.pick is None and not self.omit and self.datasets is None:
+            return self if not self.linked else replace(self, linked=())
+        return replace(self, attrs=None, pick=None, omit=frozenset(), datasets=None, linked=())
 
 
-def render_entity(entity: Entity, view: View) -> dict[str, Any]:
-    """One stored entity → response object (without @context)."""
+#: the rendered linked entity for (relationship name, target id), or None: not joined
+Link = Callable[[str, str], dict[str, Any] | None]
+
+
+def shown_attributes(entity: Entity, view: View) -> Iterator[tuple[str, list[Instance]]]:
+    """(compacted name, instances) of each attribute the view shows, in stored order."""
+    for iri, instances in entity["attrs"].items():
+        if view.attrs is not None and iri not in view.attrs:
+            continue
+        name = view.ctx.compact(iri)
+        if not _shown(name, view):
+            continue
+        if view.datasets is not None:
+            instances = [i for i in instances if i.get("datasetId", "@none") in view.datasets]
+            if not instances:
+                continue
+        yield name, instances
+
+
+def render_entity(entity: Entity, view: View, link: Link | None = None) -> dict[str, Any]:
+    """One stored entity → response object (without @context); ``link`` joins relationships
+    to their rendered target entities."""
     ctx = view.ctx
     out: dict[str, Any] = {}
     if _shown("id", view):
@@ -64,28 +99,50 @@ def render_entity(entity: Entity, view: View) -> dict[str, Any]:
         for member in ("createdAt", "modifiedAt"):
             if member in entity:
                 out[member] = entity[member]
-    for iri, instances in entity["attrs"].items():
-        if view.attrs is not None and iri not in view.attrs:
-            continue
-        name = ctx.compact(iri)
-        if not _shown(name, view):
-            continue
-        if view.datasets is not None:
-            instances = [i for i in instances if i.get("datasetId", "@none") in view.datasets]
-            if not instances:
-                continue
+    for name, instances in shown_attributes(entity, view):
         if view.fmt == KEY_VALUES and len(instances) > 1:
             # a simplified multi-attribute keys its values by datasetId ("@none": the default
             # instance), as the core @context term "dataset" (@container @index) describes
             out[name] = {
                 "dataset": {
-                    i.get("datasetId", "@none"): render_instance(i, view) for i in instances
+                    i.get("datasetId", "@none"): _render_linked(i, name, view, link)
+                    for i in instances
                 }
             }
             continue
-        rendered = [render_instance(i, view) for i in instances]
+        rendered = [_render_linked(i, name, view, link) for i in instances]
         out[name] = rendered[0] if len(rendered) == 1 else rendered
     return out
+
+
+def _render_linked(inst: Instance, name: str, view: View, link: Link | None) -> Any:
+    rendered = render_instance(inst, view)
+    return rendered if link is None else _joined(rendered, inst, name, view, link)
+
+
+def linked_ids(inst: Instance) -> list[str]:
+    """The entity ids a Relationship or ListRelationship instance links to."""
+    if inst.get("type") == RELATIONSHIP:
+        target = inst.get("object")
+        return [target] if isinstance(target, str) else []
+    if inst.get("type") == LIST_RELATIONSHIP:
+        return [o for o in inst.get("objectList") or () if isinstance(o, str)]
+    return []
+
+
+def _joined(rendered: Any, inst: Instance, name: str, view: View, link: Link) -> Any:
+    """A rendered relationship with its linked entity (clause 4.5.23, ``join=inline``): an
+    ``entity`` member (keyValues: the entity instead of the id); a ListRelationship gets an
+    ``entityList`` of the targets found, in objectList order."""
+    targets = [t for t in (link(name, i) for i in linked_ids(inst)) if t is not None]
+    if not targets:
+        return rendered
+    if inst["type"] == RELATIONSHIP and view.fmt == KEY_VALUES:
+        return targets[0]
+    if not isinstance(rendered, dict):
+        return rendered
+    member = "entity" if inst["type"] == RELATIONSHIP else "entityList"
+    return {**rendered, member: targets[0] if member == "entity" else targets}
 
 
 def _shown(member: str, view: View) -> bool:
@@ -179,9 +236,12 @@ def _language_ranges(wanted: str) -> list[str]:
     return [tag for _, tag in sorted(ranked, key=lambda r: -r[0])]
 
 
-def to_feature(entity: Entity, view: View, geometry_iri: str) -> dict[str, Any]:
-    """One entity as a GeoJSON Feature (``Accept: application/geo+json``)."""
-    body = render_entity(entity, view)
+def to_feature(
+    entity: Entity, view: View, geometry_iri: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One entity (``body``: already rendered) as a GeoJSON Feature (``application/geo+json``)."""
+    if body is None:
+        body = render_entity(entity, view)
     instances = entity["attrs"].get(geometry_iri)
     geometry = instances[0].get("value") if instances else None
     props = {k: v for k, v in body.items() if k != "id"}

@@ -25,8 +25,9 @@ from cityhub.ngsild.http import (
     tenant_of,
 )
 from cityhub.ngsild.hub import Hub, hub_of
+from cityhub.ngsild.join import FLAT, Join, Linked, fetch_linked, join_of
 from cityhub.ngsild.params import entity_query, make_view
-from cityhub.ngsild.render import render_entity, to_feature
+from cityhub.ngsild.render import View, to_feature
 
 BASE = "/ngsi-ld/v1"
 
@@ -64,25 +65,53 @@ async def query_entities(request: Request) -> Response:
             "give at least one of type, idPattern, attrs, q, geoQ, scopeQ (or local=true)"
         )
     view = make_view(request, ctx)
+    join = join_of(request.query_params)
     result = await hub.entities.query(tenant, query)
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else {}
-    return render_list(
-        result.entities, view, mt, headers, geometry=request.query_params.get("geometryProperty")
+    return await render_joined_list(
+        hub,
+        tenant,
+        result.entities,
+        view,
+        mt,
+        headers,
+        geometry=request.query_params.get("geometryProperty"),
+        join=join,
     )
 
 
-def render_list(
+async def render_joined_list(
+    hub: Hub,
+    tenant: str,
     entities: list[dict[str, Any]],
-    view: Any,
+    view: View,
     mt: str,
     headers: dict[str, str],
     *,
     geometry: str | None = None,
+    join: Join | None = None,
 ) -> Response:
-    """A list of entities as JSON / JSON-LD / GeoJSON FeatureCollection (of ``geometry``)."""
+    """:func:`render_list` after fetching the entities ``join`` links them to."""
+    linked = await fetch_linked(hub.entities, tenant, entities, view, join)
+    return render_list(entities, view, mt, headers, geometry=geometry, linked=linked)
+
+
+def render_list(
+    entities: list[dict[str, Any]],
+    view: View,
+    mt: str,
+    headers: dict[str, str],
+    *,
+    geometry: str | None = None,
+    linked: Linked | None = None,
+) -> Response:
+    """A list of entities as JSON / JSON-LD / GeoJSON FeatureCollection (of ``geometry``),
+    with their linked entities inline or appended (flat) when ``linked`` holds a join."""
+    linked = linked or Linked()
+    listing = linked.listing(entities, view)
     if mt == GEO_JSON:
         geom = view.ctx.expand(geometry or "location")
-        features = [to_feature(e, view, geom) for e in entities]
+        features = [to_feature(e, v, geom, linked.render(e, v)) for e, v in listing]
         return json_response(
             {"type": "FeatureCollection", "features": features},
             ctx=view.ctx,
@@ -90,7 +119,7 @@ def render_list(
             headers=headers,
         )
     return json_response(
-        [render_entity(e, view) for e in entities], ctx=view.ctx, mt=mt, headers=headers
+        [linked.render(e, v) for e, v in listing], ctx=view.ctx, mt=mt, headers=headers
     )
 
 
@@ -102,15 +131,21 @@ async def retrieve_entity(request: Request) -> Response:
     entity_id = _entity_id(request)
     ctx = await query_context(request, hub.contexts)
     view = make_view(request, ctx)
+    join = join_of(request.query_params)
     entity = await hub.entities.get(tenant, entity_id)
     if view.attrs is not None and not any(a in entity["attrs"] for a in view.attrs):
         raise ResourceNotFound(f"entity {entity_id} has none of the requested attributes")
-    rendered = render_entity(entity, view)
+    linked = await fetch_linked(hub.entities, tenant, [entity], view, join)
+    rendered = linked.render(entity, view)
     if not rendered:
         raise ResourceNotFound(f"pick/omit leave nothing of entity {entity_id}")
+    geometry = request.query_params.get("geometryProperty")
+    if join is not None and join.mode == FLAT and len(linked.listing([entity], view)) > 1:
+        # flat: the entity and the entities it links to, as a list (or FeatureCollection)
+        return render_list([entity], view, mt, {}, geometry=geometry, linked=linked)
     if mt == GEO_JSON:
-        geom = ctx.expand(request.query_params.get("geometryProperty") or "location")
-        return json_response(to_feature(entity, view, geom), ctx=ctx, mt=mt)
+        geom = ctx.expand(geometry or "location")
+        return json_response(to_feature(entity, view, geom, rendered), ctx=ctx, mt=mt)
     return json_response(rendered, ctx=ctx, mt=mt)
 
 
@@ -326,4 +361,4 @@ routes = [
     Route(f"{BASE}/entities/{{entity_id:path}}", delete_entity, methods=["DELETE"]),
 ]
 
-__all__ = ["routes", "JSON_LD", "render_list"]
+__all__ = ["routes", "JSON_LD", "render_list", "render_joined_list"]

@@ -22,6 +22,11 @@ from cityhub.ngsild import geo
 from cityhub.ngsild import query as qlang
 from cityhub.ngsild.entity import GEO_PROPERTY, RELATIONSHIP, Entity
 from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
+from cityhub.ngsild.ordering import Ranked
+
+MAX_INDEXED_TEXT = 128
+"""Longer strings are indexed as present, not by value: equality on them is checked exactly
+on the candidates (names and codes are short; free text would only bloat the index)."""
 
 Mutator = Callable[[Entity | None], Entity | None]
 """Current stored entity (None if absent) → new entity (None deletes). May raise NgsiError."""
@@ -142,7 +147,7 @@ def index_rows(
                 if isinstance(item, int | float):
                     values.append((name, kind, float(item), None))
                     added = True
-                elif isinstance(item, str):
+                elif isinstance(item, str) and len(item) <= MAX_INDEXED_TEXT:
                     values.append((name, kind, None, item))
                     added = True
             if not added:
@@ -209,7 +214,7 @@ def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
         if expr.op == "==":
             if _num(value) is not None:
                 return exists.format(cond=" AND num = ?"), [path.attr, _num(value)]
-            if isinstance(value, str):
+            if isinstance(value, str) and len(value) <= MAX_INDEXED_TEXT:
                 return exists.format(cond=" AND str = ?"), [path.attr, value]
             if (
                 isinstance(value, qlang.Range)
@@ -226,7 +231,7 @@ def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
                 if all(n is not None for n in nums):
                     marks = ",".join("?" * len(nums))
                     return exists.format(cond=f" AND num IN ({marks})"), [path.attr, *nums]
-                if all(isinstance(v, str) for v in value.items):
+                if all(isinstance(v, str) and len(v) <= MAX_INDEXED_TEXT for v in value.items):
                     marks = ",".join("?" * len(value.items))
                     return exists.format(cond=f" AND str IN ({marks})"), [path.attr, *value.items]
         return exists.format(cond=""), [path.attr]
@@ -271,25 +276,34 @@ def query_narrowing(query: EntityQuery, *, driven: bool = False) -> Narrowing:
 def exact_in_sql(query: EntityQuery) -> bool:
     """True when the SQL narrowing alone is the exact answer (no post-filter needed)."""
     return (
-        query.q is None and query.geo is None and query.id_pattern is None and query.scope_q is None
+        query.q is None
+        and query.geo is None
+        and query.id_pattern is None
+        and query.scope_q is None
+        and query.order_by is None  # orderBy: paginate() sorts the matches
     )
 
 
 def paginate(query: EntityQuery, candidates: Iterator[Entity]) -> QueryResult:
-    """Confirm candidates exactly, then order (near: by distance) and cut the page."""
+    """Confirm candidates exactly, then order (orderBy, else near: by distance) and cut the page."""
     matched: list[Entity] = []
     need = query.offset + query.limit
     by_distance = query.geo is not None and query.geo.georel == "near"
+    ranked = Ranked(query.order_by, need) if query.order_by else None
     total = 0
     for entity in candidates:
         if not entity_matches(query, entity):
             continue
         total += 1
-        if by_distance or len(matched) < need:
+        if ranked is not None:
+            ranked.add(entity)
+        elif by_distance or len(matched) < need:
             matched.append(entity)
         elif not query.count:
             break
-    if by_distance:
+    if ranked is not None:
+        matched = ranked.first()
+    elif by_distance:
         matched.sort(key=lambda e: near_distance(query, e))
     page = matched[query.offset : need]
     return QueryResult(page, total if query.count else None)

@@ -24,6 +24,7 @@ from cityhub.errors import AlreadyExists, BadRequestData, ConfigError, NgsiError
 from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
 from cityhub.ngsild.models import now_iso
+from cityhub.ngsild.ordering import Ranked
 from cityhub.storage import base
 from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
@@ -466,20 +467,25 @@ async def _paginate(query: EntityQuery, chunks: AsyncIterator[list[Entity]]) -> 
     matched: list[Entity] = []
     need = query.offset + query.limit
     by_distance = query.geo is not None and query.geo.georel == "near"
+    ranked = Ranked(query.order_by, need) if query.order_by else None
     total = 0
     async for chunk in chunks:
         for entity in chunk:
             if not entity_matches(query, entity):
                 continue
             total += 1
-            if by_distance or len(matched) < need:
+            if ranked is not None:
+                ranked.add(entity)
+            elif by_distance or len(matched) < need:
                 matched.append(entity)
             elif not query.count:
                 break
         else:
             continue
         break  # enough matches and no count wanted: stop fetching
-    if by_distance:
+    if ranked is not None:
+        matched = ranked.first()
+    elif by_distance:
         matched.sort(key=lambda e: near_distance(query, e))
     page = matched[query.offset : need]
     return QueryResult(page, total if query.count else None)

@@ -555,7 +555,8 @@ def _run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> Que
     tenant_clause = "e.tenant = ?" if query.ids is not None else "+e.tenant = ?"
     clauses = [tenant_clause, *narrowing.clauses]
     params: list[Any] = [tenant, *narrowing.params]
-    if box is not None and query.geo is not None and query.geo.georel == "near":
+    near = query.geo is not None and query.geo.georel == "near"
+    if box is not None and near and query.order_by is None:  # orderBy: base.paginate sorts
         return _near_query(conn, query, clauses, params, box)
     if box is not None and query.geo is not None:
         clauses.append(

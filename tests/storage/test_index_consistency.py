@@ -77,3 +77,14 @@ async def test_queries_agree_with_documents_after_random_writes(
     )
     expected = [i for i, e in truth.items() if e["type"] == "ParkingSpot" and "level" in e]
     assert r.headers["NGSILD-Results-Count"] == str(len(expected))
+
+
+async def test_long_text_is_still_found_by_equality(client: httpx.AsyncClient) -> None:
+    long_text = "기념물 " * 100  # longer than the value index keeps
+    for i, text in enumerate([long_text, long_text + "!", "short"]):
+        r = await client.post(E, json={"id": f"urn:ngsi-ld:Note:{i}", "type": "Note", "text": text})
+        assert r.status_code == 201
+    r = await client.get(E, params={"type": "Note", "q": f'text=="{long_text}"'})
+    assert [e["id"] for e in r.json()] == ["urn:ngsi-ld:Note:0"]
+    r = await client.get(E, params={"type": "Note", "q": 'text=="short"'})
+    assert [e["id"] for e in r.json()] == ["urn:ngsi-ld:Note:2"]

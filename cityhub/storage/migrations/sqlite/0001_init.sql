@@ -27,7 +27,7 @@ CREATE TABLE attr_idx (
     str TEXT,
     PRIMARY KEY (eid, name, seq)
 ) WITHOUT ROWID;
-CREATE INDEX attr_idx_num ON attr_idx (name, num);
+CREATE INDEX attr_idx_num ON attr_idx (name, num) WHERE num IS NOT NULL;
 CREATE INDEX attr_idx_str ON attr_idx (name, str);
 -- geo rows: gid = entity pk * 1024 + n (n-th GeoProperty instance of the entity)
 CREATE VIRTUAL TABLE geo_idx USING rtree (gid, minx, maxx, miny, maxy, +eid INTEGER, +name TEXT);
