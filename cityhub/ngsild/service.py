@@ -83,6 +83,13 @@ class EntityService:
             raise outcome.error
         return outcome
 
+    async def _change_existing(
+        self, tenant: str, entity_id: str, fn: Callable[[Entity], Entity | None]
+    ) -> None:
+        """Apply ``fn`` to an entity that must exist (ResourceNotFound otherwise)."""
+        await self.check_tenant(tenant)
+        await self._one(tenant, entity_id, _existing(entity_id, fn))
+
     async def create(self, tenant: str, parsed: Entity) -> None:
         """Create an entity (AlreadyExists if its id is taken)."""
         await self._one(
@@ -91,11 +98,8 @@ class EntityService:
 
     async def replace(self, tenant: str, entity_id: str, parsed: Entity) -> None:
         """Replace all attributes of an existing entity."""
-        await self.check_tenant(tenant)
-        await self._one(
-            tenant,
-            entity_id,
-            _existing(entity_id, lambda c: merge.replace_entity(c, parsed, now_iso())),
+        await self._change_existing(
+            tenant, entity_id, lambda c: merge.replace_entity(c, parsed, now_iso())
         )
 
     async def merge(
@@ -108,13 +112,10 @@ class EntityService:
         ctx: ActiveContext,
     ) -> None:
         """Merge-patch an entity."""
-        await self.check_tenant(tenant)
-        await self._one(
+        await self._change_existing(
             tenant,
             entity_id,
-            _existing(
-                entity_id, lambda c: merge.merge_entity(c, body, attrs, names, ctx, now_iso())
-            ),
+            lambda c: merge.merge_entity(c, body, attrs, names, ctx, now_iso()),
         )
 
     async def upsert_attrs(
@@ -146,7 +147,7 @@ class EntityService:
                 scope=scope,
             )
 
-        await self._one(tenant, entity_id, _existing(entity_id, fn))
+        await self._change_existing(tenant, entity_id, fn)
         return report
 
     async def partial_update(
@@ -159,24 +160,18 @@ class EntityService:
         ctx: ActiveContext,
     ) -> None:
         """PATCH one attribute instance."""
-        await self.check_tenant(tenant)
-        await self._one(
+        await self._change_existing(
             tenant,
             entity_id,
-            _existing(
-                entity_id, lambda c: merge.partial_update(c, iri, name, fragment, ctx, now_iso())
-            ),
+            lambda c: merge.partial_update(c, iri, name, fragment, ctx, now_iso()),
         )
 
     async def replace_attr(
         self, tenant: str, entity_id: str, iri: str, name: str, instances: list[Instance]
     ) -> None:
         """PUT one attribute (the instances it names must exist)."""
-        await self.check_tenant(tenant)
-        await self._one(
-            tenant,
-            entity_id,
-            _existing(entity_id, lambda c: merge.replace_attr(c, iri, name, instances, now_iso())),
+        await self._change_existing(
+            tenant, entity_id, lambda c: merge.replace_attr(c, iri, name, instances, now_iso())
         )
 
     async def delete_attr(
@@ -189,20 +184,15 @@ class EntityService:
         delete_all: bool,
     ) -> None:
         """DELETE one attribute (instance)."""
-        await self.check_tenant(tenant)
-        await self._one(
+        await self._change_existing(
             tenant,
             entity_id,
-            _existing(
-                entity_id,
-                lambda c: merge.delete_attr(c, iri, name, dataset_id, delete_all, now_iso()),
-            ),
+            lambda c: merge.delete_attr(c, iri, name, dataset_id, delete_all, now_iso()),
         )
 
     async def delete(self, tenant: str, entity_id: str) -> None:
         """Delete an entity."""
-        await self.check_tenant(tenant)
-        await self._one(tenant, entity_id, _existing(entity_id, lambda _c: None))
+        await self._change_existing(tenant, entity_id, lambda _c: None)
 
     # --- batch --------------------------------------------------------------------------
 

@@ -284,26 +284,46 @@ def exact_in_sql(query: EntityQuery) -> bool:
     )
 
 
+class Pager:
+    """Confirms candidates exactly, keeps what the page needs and cuts it; every backend's
+    candidate loop feeds one, so all answer alike."""
+
+    def __init__(self, query: EntityQuery) -> None:
+        self.query = query
+        self.need = query.offset + query.limit
+        self.by_distance = query.geo is not None and query.geo.georel == "near"
+        self.ranked = Ranked(query.order_by, self.need) if query.order_by else None
+        self.matched: list[Entity] = []
+        self.total = 0
+
+    def add(self, entity: Entity) -> bool:
+        """Offer one candidate; False once no further candidate can change the answer."""
+        if not entity_matches(self.query, entity):
+            return True
+        self.total += 1
+        if self.ranked is not None:
+            self.ranked.add(entity)
+        elif self.by_distance or len(self.matched) < self.need:
+            self.matched.append(entity)
+        elif not self.query.count:
+            return False
+        return True
+
+    def result(self) -> QueryResult:
+        """The page (ordered by orderBy, else nearest first for near) and the count if asked."""
+        matched = self.matched
+        if self.ranked is not None:
+            matched = self.ranked.first()
+        elif self.by_distance:
+            matched.sort(key=lambda e: near_distance(self.query, e))
+        page = matched[self.query.offset : self.need]
+        return QueryResult(page, self.total if self.query.count else None)
+
+
 def paginate(query: EntityQuery, candidates: Iterator[Entity]) -> QueryResult:
     """Confirm candidates exactly, then order (orderBy, else near: by distance) and cut the page."""
-    matched: list[Entity] = []
-    need = query.offset + query.limit
-    by_distance = query.geo is not None and query.geo.georel == "near"
-    ranked = Ranked(query.order_by, need) if query.order_by else None
-    total = 0
+    pager = Pager(query)
     for entity in candidates:
-        if not entity_matches(query, entity):
-            continue
-        total += 1
-        if ranked is not None:
-            ranked.add(entity)
-        elif by_distance or len(matched) < need:
-            matched.append(entity)
-        elif not query.count:
+        if not pager.add(entity):
             break
-    if ranked is not None:
-        matched = ranked.first()
-    elif by_distance:
-        matched.sort(key=lambda e: near_distance(query, e))
-    page = matched[query.offset : need]
-    return QueryResult(page, total if query.count else None)
+    return pager.result()

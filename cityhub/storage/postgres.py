@@ -22,9 +22,8 @@ import orjson
 
 from cityhub.errors import AlreadyExists, BadRequestData, ConfigError, NgsiError, StorageError
 from cityhub.ngsild.entity import Entity
-from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
+from cityhub.ngsild.filters import EntityQuery
 from cityhub.ngsild.models import now_iso
-from cityhub.ngsild.ordering import Ranked
 from cityhub.storage import base
 from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
@@ -96,6 +95,14 @@ def _index_args(entity: Entity) -> list[list[Any]]:
         [name for name, _ in boxes],
         *([float(box[i]) for _, box in boxes] for i in range(4)),
     ]
+
+
+def _bad_text(m: Mutation, err: BaseException) -> Outcome:
+    """The outcome of a mutation whose text PostgreSQL cannot store (NUL characters)."""
+    return Outcome(
+        m.entity_id,
+        error=BadRequestData(f"entity {m.entity_id!r} cannot be stored: {_reason(err)}"),
+    )
 
 
 def numbered(sql: str, start: int = 1) -> str:
@@ -238,9 +245,22 @@ class PostgresStorage:
                             tenant,
                             now_iso(),
                         )
-                    if len(mutations) > 1:
+                    if len(mutations) == 1:
+                        # one entity: the transaction itself isolates it, no savepoint needed
+                        outcomes = [await self._apply_locked(conn, tenant, mutations[0])]
+                    else:
                         await _lock_batch(conn, tenant, mutations)
-                    outcomes = [await self._apply_one(conn, tenant, m) for m in mutations]
+                        outcomes = [await self._apply_one(conn, tenant, m) for m in mutations]
+            except asyncpg.UniqueViolationError as err:
+                # (single entity) another transaction created it since our SELECT: go again,
+                # on its row now (create_only then reports AlreadyExists)
+                if len(mutations) > 1 or attempt == _RETRIES:
+                    raise StorageError(f"PostgreSQL write failed: {_reason(err)}") from err
+                continue
+            except _BAD_TEXT as err:
+                if len(mutations) > 1:
+                    raise StorageError(f"PostgreSQL write failed: {_reason(err)}") from err
+                return [_bad_text(mutations[0], err)]
             except _RETRYABLE as err:
                 # A rare lock cycle _lock_batch cannot rule out: PostgreSQL aborted this side.
                 # Mutators are pure, so running the whole call again is safe.
@@ -265,12 +285,7 @@ class PostgresStorage:
                 if attempt == 2:
                     raise
             except _BAD_TEXT as err:
-                return Outcome(
-                    m.entity_id,
-                    error=BadRequestData(
-                        f"entity {m.entity_id!r} cannot be stored: {_reason(err)}"
-                    ),
-                )
+                return _bad_text(m, err)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -464,28 +479,8 @@ async def _chunks(
 
 async def _paginate(query: EntityQuery, chunks: AsyncIterator[list[Entity]]) -> QueryResult:
     """:func:`base.paginate` over lazily fetched chunks, with the very same semantics."""
-    matched: list[Entity] = []
-    need = query.offset + query.limit
-    by_distance = query.geo is not None and query.geo.georel == "near"
-    ranked = Ranked(query.order_by, need) if query.order_by else None
-    total = 0
+    pager = base.Pager(query)
     async for chunk in chunks:
-        for entity in chunk:
-            if not entity_matches(query, entity):
-                continue
-            total += 1
-            if ranked is not None:
-                ranked.add(entity)
-            elif by_distance or len(matched) < need:
-                matched.append(entity)
-            elif not query.count:
-                break
-        else:
-            continue
-        break  # enough matches and no count wanted: stop fetching
-    if ranked is not None:
-        matched = ranked.first()
-    elif by_distance:
-        matched.sort(key=lambda e: near_distance(query, e))
-    page = matched[query.offset : need]
-    return QueryResult(page, total if query.count else None)
+        if not all(pager.add(entity) for entity in chunk):
+            break  # enough matches and no count wanted: stop fetching
+    return pager.result()

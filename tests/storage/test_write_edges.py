@@ -1,0 +1,33 @@
+"""Write edge cases every backend must answer cleanly: races and text a database rejects."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+E = "/ngsi-ld/v1/entities"
+
+
+async def test_concurrent_creates_of_one_id_give_one_201(client: httpx.AsyncClient) -> None:
+    body = {"id": "urn:ngsi-ld:Camera:race", "type": "Camera", "ptz": True}
+    statuses = sorted(
+        r.status_code for r in await asyncio.gather(*(client.post(E, json=body) for _ in range(8)))
+    )
+    assert statuses == [201] + [409] * 7
+
+
+async def test_nul_characters_are_stored_or_refused_never_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"id": "urn:ngsi-ld:Note:nul", "type": "Note", "text": "a\u0000b"}
+    r = await client.post(E, json=body)
+    assert r.status_code in (201, 400), r.text
+    got = await client.get(f"{E}/urn:ngsi-ld:Note:nul", params={"options": "keyValues"})
+    if r.status_code == 201:
+        assert got.json()["text"] == "a\u0000b"
+    else:
+        assert r.json()["type"].endswith("/BadRequestData")
+        assert got.status_code == 404
