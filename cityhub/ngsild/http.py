@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from cityhub.errors import (
     BadRequestData,
@@ -171,6 +173,35 @@ def method_not_allowed(request: Request, allow: str) -> Response:
         media_type="application/json",
         headers={"Allow": allow},
     )
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def method_route(path: str, **handlers: Handler) -> Route:
+    """One route for a path, dispatching on the HTTP method (405 with ``Allow`` otherwise).
+
+    A route per path instead of per method and path keeps the router's linear scan short.
+    """
+    return Route(path, by_method(**handlers), methods=_ALL_METHODS)
+
+
+def by_method(**handlers: Handler) -> Handler:
+    """An endpoint calling the handler for the request's method (405 for the others)."""
+    if "GET" in handlers:
+        handlers.setdefault("HEAD", handlers["GET"])
+    allow = ", ".join(sorted(m for m in handlers if m != "HEAD"))
+
+    async def dispatch(request: Request) -> Response:
+        handler = handlers.get(request.method)
+        if handler is None:
+            return method_not_allowed(request, allow)
+        return await handler(request)
+
+    return dispatch
 
 
 def parse_int(request: Request, name: str, default: int, *, minimum: int = 0) -> int:

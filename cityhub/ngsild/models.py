@@ -63,7 +63,7 @@ _VALUE_KEYS = frozenset(
 
 def now_iso() -> str:
     """The current time as an NGSI-LD DateTime (UTC, milliseconds)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def is_uri(value: Any) -> bool:
@@ -109,6 +109,9 @@ def parse_types(value: Any, ctx: ActiveContext) -> list[str]:
         if not isinstance(item, str) or not item or not _NAME_RE.match(item):
             raise BadRequestData(f"invalid entity type {item!r}")
         iri = ctx.expand(item)
+        if iri.startswith("@") or ":" not in iri:
+            # a term the @context maps to a keyword (the core context's "type" is @type)
+            raise BadRequestData(f"invalid entity type {item!r}: it expands to {iri!r}, not an IRI")
         if iri not in out:
             out.append(iri)
     return out

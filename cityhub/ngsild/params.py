@@ -111,6 +111,8 @@ def _dataset_ids(raw: str | None) -> frozenset[str] | None:
 def make_view(request: Request, ctx: ActiveContext) -> View:
     """Rendering options from ``options``, ``format``, ``attrs``, ``pick``, ``omit``, ``lang``,
     ``datasetId``."""
+    if not request.scope.get("query_string"):
+        return View(ctx=ctx)  # the common case: nothing to parse
     opts = options(request)
     fmt = request.query_params.get("format")
     if fmt is not None and fmt not in _FORMATS:

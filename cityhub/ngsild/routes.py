@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from cityhub.errors import BadRequestData, ResourceNotFound
 from cityhub.ngsild import models
@@ -18,7 +17,7 @@ from cityhub.ngsild.http import (
     accepted,
     body_context,
     json_response,
-    method_not_allowed,
+    method_route,
     options,
     query_context,
     read_json,
@@ -326,39 +325,30 @@ async def purge_entities(request: Request) -> Response:
     return _no_content()
 
 
-async def _attrs_not_allowed(request: Request) -> Response:
-    # NGSI-LD has no operation for these methods on .../attrs; without this route they would
-    # reach the entity routes (entity ids may contain "/") and answer about entity "<id>/attrs"
-    return method_not_allowed(request, "PATCH, POST")
-
-
-async def _attr_not_allowed(request: Request) -> Response:
-    # no Retrieve Attribute operation exists (clause 5.7); GET .../attrs/{attr} is 405
-    return method_not_allowed(request, "DELETE, PATCH, PUT")
+async def _no_entity_id(request: Request) -> Response:
+    raise BadRequestData("the entity id is missing from the URL /entities/{entityId}")
 
 
 _ENTITY = f"{BASE}/entities/{{entity_id:path}}"
 
+_COLLECTION = {"POST": create_entity, "GET": query_entities, "DELETE": purge_entities}
+# NGSI-LD has no operation for the other methods on .../attrs (without these routes they would
+# reach the entity route, entity ids may contain "/"), nor a Retrieve Attribute (clause 5.7)
+_ATTRS = {"POST": append_attrs, "PATCH": update_attrs}
+
 routes = [
     # the collection URLs also answer with a trailing slash, as clients (and the ETSI
     # conformance suite) write them: /entities/, /entities/{id}/attrs/
-    *(Route(f"{BASE}/entities{s}", create_entity, methods=["POST"]) for s in ("", "/")),
-    *(Route(f"{BASE}/entities{s}", query_entities, methods=["GET"]) for s in ("", "/")),
-    *(Route(f"{BASE}/entities{s}", purge_entities, methods=["DELETE"]) for s in ("", "/")),
-    *(Route(f"{_ENTITY}/attrs{s}", append_attrs, methods=["POST"]) for s in ("", "/")),
-    *(Route(f"{_ENTITY}/attrs{s}", update_attrs, methods=["PATCH"]) for s in ("", "/")),
-    *(
-        Route(f"{_ENTITY}/attrs{s}", _attrs_not_allowed, methods=["GET", "PUT", "DELETE"])
-        for s in ("", "/")
+    method_route(f"{BASE}/entities", **_COLLECTION),
+    # PUT/PATCH /entities/ name an entity with an empty id: 400 (ETSI 054_02_02, 056_02_02)
+    method_route(f"{BASE}/entities/", **_COLLECTION, PUT=_no_entity_id, PATCH=_no_entity_id),
+    *(method_route(f"{_ENTITY}/attrs{s}", **_ATTRS) for s in ("", "/")),
+    method_route(
+        f"{_ENTITY}/attrs/{{attr}}", PATCH=partial_update_attr, PUT=replace_attr, DELETE=delete_attr
     ),
-    Route(f"{_ENTITY}/attrs/{{attr}}", partial_update_attr, methods=["PATCH"]),
-    Route(f"{_ENTITY}/attrs/{{attr}}", replace_attr, methods=["PUT"]),
-    Route(f"{_ENTITY}/attrs/{{attr}}", delete_attr, methods=["DELETE"]),
-    Route(f"{_ENTITY}/attrs/{{attr}}", _attr_not_allowed, methods=["GET", "POST"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}", retrieve_entity, methods=["GET"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}", replace_entity, methods=["PUT"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}", merge_entity, methods=["PATCH"]),
-    Route(f"{BASE}/entities/{{entity_id:path}}", delete_entity, methods=["DELETE"]),
+    method_route(
+        _ENTITY, GET=retrieve_entity, PUT=replace_entity, PATCH=merge_entity, DELETE=delete_entity
+    ),
 ]
 
 __all__ = ["routes", "JSON_LD", "render_list", "render_joined_list"]
