@@ -97,6 +97,12 @@ def _index_args(entity: Entity) -> list[list[Any]]:
     ]
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release hook: nothing to reset. cityhub changes no session state (its advisory
+    locks are transaction-scoped, it never LISTENs or SETs), so asyncpg's default reset would
+    only cost a round trip per request."""
+
+
 def _bad_text(m: Mutation, err: BaseException) -> Outcome:
     """The outcome of a mutation whose text PostgreSQL cannot store (NUL characters)."""
     return Outcome(
@@ -167,6 +173,7 @@ class PostgresStorage:
                 min_size=1,
                 max_size=max(1, self._pool_size),
                 init=_init_connection,
+                reset=_keep_session,
                 timeout=10,
             )
         except (*_DB_ERRORS, ValueError) as err:
