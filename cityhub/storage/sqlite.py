@@ -223,6 +223,9 @@ class SQLiteStorage:
         # checkpoints run in their own thread (below); the writer only steps in when the WAL
         # grows past this many pages (64 MiB), so a commit rarely waits for a checkpoint
         conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        # this connection is used on the event loop: never block it waiting for another
+        # process's write lock, _GroupWriter._begin retries asynchronously instead
+        conn.execute("PRAGMA busy_timeout = 0")
         return conn
 
     def _checkpointer(self) -> None:

@@ -47,3 +47,23 @@ async def test_failing_job_is_isolated_from_its_group(tmp_path: Path) -> None:
         assert await reopened.get("", "urn:ngsi-ld:T:2") is not None
     finally:
         await reopened.close()
+
+
+async def test_two_writers_on_one_file_wait_for_each_other(tmp_path: Path) -> None:
+    """As with `--workers 2`: each writer retries while the other holds the write lock."""
+    first, second = SQLiteStorage(str(tmp_path / "hub.db")), SQLiteStorage(str(tmp_path / "hub.db"))
+    await first.open()
+    await second.open()
+    try:
+        writes = [
+            storage.apply("", [Mutation(f"urn:ngsi-ld:T:{i}", lambda _c, i=i: _entity(i))])
+            for i in range(100)
+            for storage in [(first, second)[i % 2]]
+        ]
+        outcomes = await asyncio.gather(*writes)
+        assert all(o[0].error is None for o in outcomes)
+        for i in range(100):
+            assert await first.get("", f"urn:ngsi-ld:T:{i}") is not None
+    finally:
+        await first.close()
+        await second.close()
