@@ -20,6 +20,7 @@ from cityhub.ngsild.http import (
     json_response,
     media_type,
     options,
+    query_context,
     read_json,
     tenant_of,
 )
@@ -48,9 +49,14 @@ async def _entities(
         raise BadRequestData("the body must be a non-empty array of entities")
     errors: list[tuple[str, NgsiError]] = []
     parsed: Parsed = []
-    link_ctx = (
-        None if media_type(request) == JSON_LD else await body_context(request, hub.contexts, body)
-    )
+    ld = media_type(request) == JSON_LD
+    if ld and request.headers.get("link"):
+        raise BadRequestData(
+            "application/ld+json requests carry @context in the body, not in a Link header"
+        )
+    # with application/json the Link header (or the core context) holds for every entity; an
+    # entity carrying its own @context fails alone, in the 207 report (ETSI 003_06_01)
+    link_ctx = None if ld else await query_context(request, hub.contexts)
     for item in body:
         entity_id = item.get("id", "") if isinstance(item, dict) else ""
         try:
@@ -58,6 +64,8 @@ async def _entities(
                 if not isinstance(item, dict) or "@context" not in item:
                     raise BadRequestData("each entity needs an @context with application/ld+json")
                 ctx = await hub.contexts.resolve(item["@context"])
+            elif isinstance(item, dict) and "@context" in item:
+                raise BadRequestData("@context in the body needs Content-Type application/ld+json")
             else:
                 ctx = link_ctx
             entity = models.parse_entity(item, ctx, require_type=require_type)

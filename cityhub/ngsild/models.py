@@ -128,7 +128,8 @@ def parse_scope(value: Any) -> list[str]:
 
 def check_attr_name(name: str) -> None:
     """Reject attribute names NGSI-LD does not allow."""
-    if not name or not _NAME_RE.match(name):
+    if not name or not _NAME_RE.match(name) or name.startswith("@"):
+        # "@..." are JSON-LD keywords, never attribute names (ETSI 055_03_03)
         raise BadRequestData(f"invalid attribute name {name!r}")
 
 

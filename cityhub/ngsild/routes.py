@@ -235,10 +235,9 @@ def _report_response(report: Any, ctx: Any) -> Response:
         return _no_content()
     return json_response(
         {
-            "updated": [ctx.compact(i) for i in report.updated],
-            "notUpdated": [
-                {"attributeName": ctx.compact(i), "reason": r} for i, r in report.not_updated
-            ],
+            # expanded names, as the ETSI suite expects (010_04_01)
+            "updated": list(report.updated),
+            "notUpdated": [{"attributeName": i, "reason": r} for i, r in report.not_updated],
         },
         status=207,
     )

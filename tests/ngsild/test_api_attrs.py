@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ngsild_api import assert_problem, create, entity_url, retrieve
+from tests.ngsild_api import DEFAULT_VOCAB, assert_problem, create, entity_url, retrieve
 
 pytestmark = pytest.mark.anyio
 
@@ -59,8 +59,9 @@ async def test_append_no_overwrite_is_207_listing_what_was_not_updated(
 
     assert resp.status_code == 207
     report = resp.json()
-    assert report["updated"] == ["turbidity"]
-    assert [n["attributeName"] for n in report["notUpdated"]] == ["stationCode"]
+    # expanded attribute names, as the ETSI suite expects (010_04_01)
+    assert report["updated"] == [DEFAULT_VOCAB + "turbidity"]
+    assert [n["attributeName"] for n in report["notUpdated"]] == [DEFAULT_VOCAB + "stationCode"]
     assert isinstance(report["notUpdated"][0]["reason"], str)
     body = await retrieve(client, STATION)
     assert body["stationCode"] == station["stationCode"]
