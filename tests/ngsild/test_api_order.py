@@ -5,6 +5,7 @@ ETSI conformance case 019_19."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -31,9 +32,11 @@ def named(entity_id: str, name: str, rank: int) -> dict[str, Any]:
 
 @pytest.fixture
 async def buildings(client: httpx.AsyncClient) -> None:
-    """Buildings 1 (name A), 2 (B) and 3 (C), created one by one in the order 2, 1, 3."""
+    """Buildings 1 (name A), 2 (B) and 3 (C), created one by one in the order 2, 1, 3, in
+    different milliseconds (timestamps have millisecond resolution)."""
     for entity in (named(SECOND, "B", 2), named(FIRST, "A", 1), named(THIRD, "C", 3)):
         await create(client, entity)
+        await asyncio.sleep(0.003)
 
 
 @pytest.mark.parametrize(
