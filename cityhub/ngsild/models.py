@@ -33,17 +33,7 @@ from cityhub.ngsild.entity import (
 URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _NAME_RE = re.compile(r"^[^\s<>\"'=;()\\]+$")
 _SCOPE_RE = re.compile(r"^/[^\s/#+]+(/[^\s/#+]+)*$")
-_GEO_TYPES = frozenset(
-    {
-        "Point",
-        "MultiPoint",
-        "LineString",
-        "MultiLineString",
-        "Polygon",
-        "MultiPolygon",
-        "GeometryCollection",
-    }
-)
+_GEO_TYPES = geo.GEOMETRY_TYPES
 _META_IGNORED = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId"})
 NULL_URI = "urn:ngsi-ld:null"
 _VALUE_KEYS = frozenset(

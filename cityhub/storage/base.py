@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cityhub.errors import NgsiError
+from cityhub.errors import AlreadyExists, NgsiError
 from cityhub.ngsild import geo
 from cityhub.ngsild import query as qlang
 from cityhub.ngsild.entity import GEO_PROPERTY, RELATIONSHIP, Entity
@@ -153,6 +153,18 @@ def index_rows(
             if not added:
                 values.append((name, kind, None, None))
     return values, boxes
+
+
+def decide(m: Mutation, before: Entity | None) -> Outcome:
+    """Run a mutation's function on the current state (no I/O): the outcome to write."""
+    if m.create_only and before is not None:
+        return Outcome(
+            m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
+        )
+    try:
+        return Outcome(m.entity_id, before, m.fn(before))
+    except NgsiError as err:
+        return Outcome(m.entity_id, before, before, err)
 
 
 def changed_attributes(before: Entity | None, after: Entity | None) -> list[str] | None:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import orjson
 
-from cityhub.errors import AlreadyExists, BadRequestData, ConfigError, NgsiError, StorageError
+from cityhub.errors import BadRequestData, ConfigError, StorageError
 from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery
 from cityhub.ngsild.models import now_iso
@@ -312,12 +312,10 @@ class PostgresStorage:
                     if row is None:
                         return None
                     before: Entity = row["doc"]
-                    try:
-                        after = m.fn(before)
-                    except NgsiError as err:
-                        return Outcome(m.entity_id, before, before, err)
-                    if after == before:
-                        return Outcome(m.entity_id, before, after)
+                    outcome = base.decide(m, before)
+                    after = outcome.after
+                    if outcome.error is not None or after == before:
+                        return outcome
                     changed = base.changed_attributes(before, after)
                     if after is None or changed is None:
                         return None
@@ -329,7 +327,7 @@ class PostgresStorage:
                         _UPDATE_ATTRS_IF, row["pk"], after, changed, *arrays, row["ver"]
                     )
                     if done is not None:
-                        return Outcome(m.entity_id, before, after)
+                        return outcome
         except _BAD_TEXT as err:
             return _bad_text(m, err)
         except _DB_ERRORS as err:
@@ -354,16 +352,10 @@ class PostgresStorage:
     async def _apply_locked(conn: asyncpg.Connection, tenant: str, m: Mutation) -> Outcome:
         row = await conn.fetchrow(_LOCK, tenant, m.entity_id)
         before: Entity | None = row["doc"] if row else None
-        if m.create_only and before is not None:
-            return Outcome(
-                m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
-            )
-        try:
-            after = m.fn(before)
-        except NgsiError as err:
-            return Outcome(m.entity_id, before, before, err)
-        if after == before:
-            return Outcome(m.entity_id, before, after)
+        outcome = base.decide(m, before)
+        after = outcome.after
+        if outcome.error is not None or after == before:
+            return outcome
         if after is None:
             if row is not None:  # (absent and deleted is "unchanged", handled above)
                 await conn.execute(_DELETE, row["pk"])
@@ -384,7 +376,7 @@ class PostgresStorage:
                     changed,
                     *([v[i] for v in values] for i in range(4)),
                 )
-        return Outcome(m.entity_id, before, after)
+        return outcome
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Entities matching ``query`` (index narrowing, exact check, pagination)."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from cityhub.errors import AlreadyExists, ConfigError, NgsiError, StorageError
+from cityhub.errors import ConfigError, StorageError
 from cityhub.ngsild import geo
 from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery, entity_matches, near_distance
@@ -339,7 +339,7 @@ class SQLiteStorage:
         for m in mutations:
             row = current.get(m.entity_id)
             before: Entity | None = orjson.loads(row[1]) if row else None
-            outcome = _decide(m, before)
+            outcome = base.decide(m, before)
             outcomes.append(outcome)
             after = outcome.after
             if outcome.error is not None or after == before:
@@ -365,7 +365,7 @@ class SQLiteStorage:
             "SELECT pk, doc FROM entities WHERE tenant = ? AND id = ?", (tenant, m.entity_id)
         ).fetchone()
         before: Entity | None = orjson.loads(row[1]) if row else None
-        outcome = _decide(m, before)
+        outcome = base.decide(m, before)
         after = outcome.after
         if outcome.error is not None or after == before:
             return outcome
@@ -485,18 +485,6 @@ class SQLiteStorage:
 
         result: bool = await self._write(run)
         return result
-
-
-def _decide(m: Mutation, before: Entity | None) -> Outcome:
-    """Run a mutation's function on the current state (no I/O): the outcome to write."""
-    if m.create_only and before is not None:
-        return Outcome(
-            m.entity_id, before, before, AlreadyExists(f"entity {m.entity_id} already exists")
-        )
-    try:
-        return Outcome(m.entity_id, before, m.fn(before))
-    except NgsiError as err:
-        return Outcome(m.entity_id, before, before, err)
 
 
 def _value_rows(
