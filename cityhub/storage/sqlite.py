@@ -606,11 +606,11 @@ def _near_query(
     # the R-tree alone orders the candidates; tenant, types and q are checked (in SQL, then
     # exactly) only on the documents read, nearest first
     rows = conn.execute(
-        "SELECT eid, min(? * sqrt("
+        "SELECT eid, lb FROM (SELECT eid, ? * sqrt("
         "  power((max(minx, min(maxx, ?)) - ?) * ?, 2)"
-        "  + power(max(miny, min(maxy, ?)) - ?, 2))) AS lb "
-        "FROM geo_idx WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? AND name = ? "
-        "GROUP BY eid HAVING ? IS NULL OR lb <= ? ORDER BY lb",
+        "  + power(max(miny, min(maxy, ?)) - ?, 2)) AS lb "
+        "FROM geo_idx WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? AND name = ?) "
+        "WHERE ? IS NULL OR lb <= ? ORDER BY lb",
         [
             k,
             qlon,
@@ -627,11 +627,18 @@ def _near_query(
             None if limit is None else limit * (1 + _NEAR_SLACK) + _NEAR_SLACK_M,
         ],
     ).fetchall()
+    # an entity with several geometries has a row for each: keep its nearest (the first)
+    seen: set[int] = set()
+    nearest_first = []
+    for eid, lb in rows:
+        if eid not in seen:
+            seen.add(eid)
+            nearest_first.append((eid, lb))
     need = query.offset + query.limit
     found: list[tuple[float, int, Entity]] = []
-    start, size = 0, max(2 * need, 32)
-    while start < len(rows):
-        chunk = rows[start : start + size]
+    start, size = 0, need + 8
+    while start < len(nearest_first):
+        chunk = nearest_first[start : start + size]
         if not query.count and len(found) >= need:
             kth = sorted(d for d, _, _ in found)[need - 1]
             if chunk[0][1] * (1 - _NEAR_SLACK) - _NEAR_SLACK_M > kth:

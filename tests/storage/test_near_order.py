@@ -55,3 +55,49 @@ async def test_near_pages_match_brute_force(client: httpx.AsyncClient) -> None:
         assert [e["id"] for e in r.json()] == [eid for _, eid in expected[offset : offset + limit]]
         if offset:
             assert r.headers["NGSILD-Results-Count"] == str(len(expected))
+
+
+async def test_entity_with_several_locations_ranks_by_its_nearest(
+    client: httpx.AsyncClient,
+) -> None:
+    lon, lat = CENTER
+    deg = 1 / 111_320  # about a metre of latitude, in degrees
+
+    def point(metres_north: float, dataset: str | None = None) -> dict[str, object]:
+        inst: dict[str, object] = {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [lon, lat + metres_north * deg]},
+        }
+        if dataset:
+            inst["datasetId"] = dataset
+        return inst
+
+    entities = [
+        {
+            "id": "urn:ngsi-ld:Bus:A",
+            "type": "Bus",
+            "location": [point(2000, "urn:ngsi-ld:Dataset:far"), point(300)],
+        },
+        {"id": "urn:ngsi-ld:Bus:B", "type": "Bus", "location": point(100)},
+        {"id": "urn:ngsi-ld:Bus:C", "type": "Bus", "location": point(200)},
+        {"id": "urn:ngsi-ld:Bus:D", "type": "Bus", "location": point(1500)},
+    ]
+    r = await client.post("/ngsi-ld/v1/entityOperations/create", json=entities)
+    assert r.status_code == 201
+    r = await client.get(
+        "/ngsi-ld/v1/entities",
+        params={
+            "type": "Bus",
+            "georel": "near;maxDistance==1000",
+            "geometry": "Point",
+            "coordinates": f"[{lon},{lat}]",
+            "limit": "3",
+            "count": "true",
+        },
+    )
+    assert [e["id"] for e in r.json()] == [
+        "urn:ngsi-ld:Bus:B",
+        "urn:ngsi-ld:Bus:C",
+        "urn:ngsi-ld:Bus:A",
+    ]
+    assert r.headers["NGSILD-Results-Count"] == "3"
