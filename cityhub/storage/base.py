@@ -2,7 +2,8 @@
 
 Writes go through :meth:`Storage.apply`: the caller passes, per entity, a pure function from the
 current stored entity (or None) to the new one (or None to delete), and the backend runs it
-atomically (SQLite: in its single writer, PostgreSQL: under a row lock), so read-modify-write
+atomically (SQLite: on its one write connection, PostgreSQL: under a row lock or a version
+check), so read-modify-write
 NGSI-LD operations never race. Each mutation succeeds or fails on its own (batch operations
 report per entity), and the outcomes carry the before/after states the change stream publishes.
 
