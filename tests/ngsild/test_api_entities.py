@@ -241,6 +241,10 @@ async def test_omit_drops_the_named_members(
         ("en", "Gwacheon City Hall", "en"),
         ("en-GB,ko;q=0.5", "Gwacheon City Hall", "en"),  # first listed range that matches
         ("ko,en", "과천시청", "ko"),
+        # "*" is any language: still one string, as a Property with its lang (ETSI 018_07_03)
+        ("*", "과천시청", "ko"),
+        ("ko;q=0.4,en;q=0.9", "Gwacheon City Hall", "en"),  # ranked by weight
+        ("fr,*;q=0.1", "과천시청", "ko"),
     ],
 )
 async def test_lang_turns_a_language_property_into_a_property(
@@ -564,29 +568,6 @@ async def test_delete_leaves_other_entities_alone(
 
 
 # --- as the ETSI conformance suite exercises them ----------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("lang", "value", "tag"),
-    [
-        # "*" is any language: still one string, as a Property with its lang (ETSI 018_07_03)
-        ("*", "과천시청", "ko"),
-        ("ko;q=0.4,en;q=0.9", "Gwacheon City Hall", "en"),  # ranked by weight
-        ("fr,*;q=0.1", "과천시청", "ko"),
-    ],
-)
-async def test_lang_any_and_weighted_ranges_pick_one_language(
-    client: httpx.AsyncClient, every_kind: dict[str, Any], lang: str, value: str, tag: str
-) -> None:
-    await create(client, every_kind)
-
-    body = await retrieve(client, HALL_ID, params={"lang": lang, "attrs": "name"})
-    simple = await retrieve(
-        client, HALL_ID, params={"lang": lang, "attrs": "name", "options": "keyValues"}
-    )
-
-    assert body["name"] == {"type": "Property", "value": value, "lang": tag}
-    assert simple["name"] == value
 
 
 @pytest.mark.parametrize(
