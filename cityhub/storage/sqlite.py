@@ -1,6 +1,6 @@
 """SQLite backend: the embedded default.
 
-One write connection, driven by :class:`_GroupWriter`: writes queued while a group commits run
+One write connection, driven by :class:`_GroupWriter`: writes queued while a group runs run
 together in one ``BEGIN IMMEDIATE`` transaction and commit once — group commit, so durability
 (``synchronous=FULL`` by default) costs one fsync per group, not per request. Queries run in a
 small thread pool on their own connections, in parallel with the writer thanks to WAL; look-ups
@@ -14,6 +14,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,15 +32,17 @@ from cityhub.storage.sqlite_query import run_query
 
 _GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
 _Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+_INLINE_COMMIT_S = 0.001  # commits faster than this on average run on the event loop
 _BUSY_WAIT_S = 30.0  # how long a write waits for another process holding the write lock
 
 
 class _GroupWriter:
-    """Group commit on the event loop, fsync in a thread.
+    """Group commit on the event loop.
 
-    Writes submitted while the previous group commits are run together, on the loop thread,
-    in one ``BEGIN IMMEDIATE`` transaction; its ``COMMIT`` (the fsync) runs in a thread so the
-    loop goes on parsing the next requests meanwhile. Jobs are pure functions of the database
+    Writes submitted while the previous group runs are run together, on the loop thread, in
+    one ``BEGIN IMMEDIATE`` transaction. Its ``COMMIT`` (the fsync) runs on the loop too while
+    commits are fast, and in a thread when the disk is slow, so the loop goes on serving other
+    requests meanwhile. Jobs are pure functions of the database
     state: if one fails, the group is rolled back and replayed one job per transaction, so only
     the failing job reports an error. Running the SQL on the loop thread avoids handing every
     write to another Python thread, which costs more than the SQL itself.
@@ -51,6 +54,7 @@ class _GroupWriter:
         self._pending: list[_Job] = []
         self._task: asyncio.Task[None] | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="cityhub-sqlite-commit")
+        self._commit_s = 0.0  # moving average of recent commit times
         self.closed = False
 
     async def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
@@ -96,8 +100,15 @@ class _GroupWriter:
             delay = min(delay * 2, 0.05)
 
     async def _commit(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._committer, self.conn.execute, "COMMIT")
+        # A fast fsync (SSD) is cheaper to wait for on the loop than to hand to a thread; a
+        # slow one (network or spinning disk) must not stall every other request meanwhile.
+        started = time.perf_counter()
+        if self._commit_s < _INLINE_COMMIT_S:
+            self.conn.execute("COMMIT")
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._committer, self.conn.execute, "COMMIT")
+        self._commit_s = 0.8 * self._commit_s + 0.2 * (time.perf_counter() - started)
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -67,3 +67,23 @@ async def test_two_writers_on_one_file_wait_for_each_other(tmp_path: Path) -> No
     finally:
         await first.close()
         await second.close()
+
+
+async def test_slow_disk_commits_in_a_thread(tmp_path: Path) -> None:
+    """When commits have been slow, the fsync moves off the event loop; writes still land."""
+    storage = SQLiteStorage(str(tmp_path / "hub.db"))
+    await storage.open()
+    try:
+        assert storage._writer is not None
+        storage._writer._commit_s = 1.0  # as if the disk took a second per fsync
+        outcomes = await asyncio.gather(
+            *(
+                storage.apply("", [Mutation(f"urn:ngsi-ld:T:{i}", lambda _c, i=i: _entity(i))])
+                for i in range(20)
+            )
+        )
+        assert all(o[0].error is None for o in outcomes)
+        assert storage._writer._commit_s < 1.0  # measured again: fast, back on the loop
+        assert await storage.get("", "urn:ngsi-ld:T:19") is not None
+    finally:
+        await storage.close()
