@@ -182,6 +182,15 @@ def changed_attributes(before: Entity | None, after: Entity | None) -> list[str]
     return changed
 
 
+def changed_value_rows(
+    after: Entity | None, changed: list[str]
+) -> list[tuple[str, str, float | None, str | None]]:
+    """Attribute-value index rows of the ``changed`` attributes that ``after`` still has."""
+    attrs = after["attrs"] if after is not None else {}
+    values, _ = index_rows({"attrs": {n: attrs[n] for n in changed if n in attrs}})
+    return values
+
+
 @dataclass(slots=True)
 class Narrowing:
     """SQL fragments (placeholders as ``?``) selecting a superset of matching entity rows."""

@@ -105,7 +105,7 @@ def _index_args(entity: Entity) -> list[list[Any]]:
     values, boxes = base.index_rows(entity)
     return [
         list(entity["type"]),
-        *([v[i] for v in values] for i in range(4)),
+        *_columns(values, 4),
         [name for name, _ in boxes],
         *([float(box[i]) for _, box in boxes] for i in range(4)),
     ]
@@ -123,6 +123,11 @@ def _bad_text(m: Mutation, err: BaseException) -> Outcome:
         m.entity_id,
         error=BadRequestData(f"entity {m.entity_id!r} cannot be stored: {_reason(err)}"),
     )
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows turned into ``width`` column arrays (for ``unnest``)."""
+    return [[row[i] for row in rows] for i in range(width)]
 
 
 def numbered(sql: str, start: int = 1) -> str:
@@ -319,12 +324,9 @@ class PostgresStorage:
                     changed = base.changed_attributes(before, after)
                     if after is None or changed is None:
                         return None
-                    values, _ = base.index_rows(
-                        {"attrs": {n: after["attrs"][n] for n in changed if n in after["attrs"]}}
-                    )
-                    arrays = ([v[i] for v in values] for i in range(4))
+                    values = _columns(base.changed_value_rows(after, changed), 4)
                     done = await conn.fetchval(
-                        _UPDATE_ATTRS_IF, row["pk"], after, changed, *arrays, row["ver"]
+                        _UPDATE_ATTRS_IF, row["pk"], after, changed, *values, row["ver"]
                     )
                     if done is not None:
                         return outcome
@@ -366,16 +368,8 @@ class PostgresStorage:
             if changed is None:
                 await conn.execute(_UPDATE, row["pk"], after, *_index_args(after))
             else:
-                values, _ = base.index_rows(
-                    {"attrs": {n: after["attrs"][n] for n in changed if n in after["attrs"]}}
-                )
-                await conn.execute(
-                    _UPDATE_ATTRS,
-                    row["pk"],
-                    after,
-                    changed,
-                    *([v[i] for v in values] for i in range(4)),
-                )
+                values = _columns(base.changed_value_rows(after, changed), 4)
+                await conn.execute(_UPDATE_ATTRS, row["pk"], after, changed, *values)
         return outcome
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:

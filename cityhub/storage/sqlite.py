@@ -403,9 +403,10 @@ class SQLiteStorage:
             conn.executemany(
                 "DELETE FROM attr_idx WHERE eid = ? AND name = ?", [(pk, n) for n in changed]
             )
-            new = after["attrs"] if after is not None else {}
-            values, _ = base.index_rows({"attrs": {n: new[n] for n in changed if n in new}})
-            _insert_values(conn, pk, values)
+            conn.executemany(
+                "INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)",
+                _value_rows(pk, base.changed_value_rows(after, changed)),
+            )
             return
         if before is not None:
             conn.execute("DELETE FROM type_idx WHERE eid = ?", (pk,))
@@ -504,13 +505,6 @@ def _value_rows(
         seq = seqs[name] = seqs.get(name, -1) + 1
         rows.append((pk, name, seq, kind, num, text))
     return rows
-
-
-def _insert_values(
-    conn: sqlite3.Connection, pk: int, values: list[tuple[str, str, float | None, str | None]]
-) -> None:
-    """Insert one entity's attribute-value index rows."""
-    conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", _value_rows(pk, values))
 
 
 def _index_new(conn: sqlite3.Connection, entities: list[tuple[int, Entity]]) -> None:
