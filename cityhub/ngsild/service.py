@@ -88,7 +88,7 @@ class EntityService:
     ) -> None:
         """Apply ``fn`` to an entity that must exist (ResourceNotFound otherwise)."""
         await self.check_tenant(tenant)
-        await self._one(tenant, entity_id, _existing(entity_id, fn))
+        await self._one(tenant, entity_id, existing(entity_id, fn))
 
     async def create(self, tenant: str, parsed: Entity) -> None:
         """Create an entity (AlreadyExists if its id is taken)."""
@@ -225,7 +225,9 @@ class EntityService:
                 return deleted
 
 
-def _existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
+def existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
+    """A mutator that fails with ResourceNotFound when the entity is absent."""
+
     def run(current: Entity | None) -> Entity | None:
         if current is None:
             raise ResourceNotFound(f"entity {entity_id} not found")
@@ -240,8 +242,3 @@ def _op(outcome: Outcome) -> str:
     if outcome.after is None:
         return DELETE
     return UPDATE
-
-
-def existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
-    """A mutator that fails with ResourceNotFound when the entity is absent."""
-    return _existing(entity_id, fn)
