@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from starlette.routing import Match, Route
 
 from cityhub import __version__
 from cityhub.bus import ChangeBus
+from cityhub.bus.feed import prune_loop
 from cityhub.errors import (
     InternalError,
     InvalidRequest,
@@ -31,6 +33,7 @@ from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.service import EntityService
 from cityhub.settings import Settings
 from cityhub.storage import storage_for
+from cityhub.storage.base import Storage
 
 log = logging.getLogger("cityhub")
 
@@ -116,6 +119,10 @@ async def version(request: Request) -> Response:
     )
 
 
+def _pruner(storage: Storage) -> Callable[[], Coroutine[Any, Any, None]]:
+    return lambda: prune_loop(storage)
+
+
 def create_app(settings: Settings) -> Starlette:
     """The cityhub ASGI application for ``settings``."""
     storage = storage_for(settings.database_url, settings)
@@ -134,9 +141,20 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage.open()
+        tasks: list[asyncio.Task[None]] = []
         try:
+            for feed in hub.feeds.values():
+                await feed.start()
+            tasks = [asyncio.create_task(run()) for run in (*hub.tasks, _pruner(storage))]
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for feed in hub.feeds.values():
+                await feed.stop()
+            for close in hub.closers:
+                await close()
             await storage.close()
 
     app = Starlette(

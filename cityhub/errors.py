@@ -45,6 +45,10 @@ class StorageError(CityhubError):
     """The storage backend failed for a reason the request did not cause."""
 
 
+class CursorMoved(StorageError):
+    """A change-log consumer's cursor was moved by someone else (another worker took over)."""
+
+
 class NgsiError(CityhubError):
     """An error with an NGSI-LD ProblemDetails representation."""
 

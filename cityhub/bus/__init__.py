@@ -1,9 +1,17 @@
-"""The change stream: every committed entity change, published to whoever subscribed.
+"""The change stream: every committed entity change, in commit order, durable.
 
-Storage commits first, then the NGSI-LD service publishes one :class:`Change` per entity that
-changed, in commit order. Subscriptions, history, rules and the dashboard's live feed all hang
-off :meth:`ChangeBus.subscribe`; a handler must be quick (hand work to its own queue) and a
-failing handler is logged, never allowed to break the write that caused the change.
+Every write to an entity appends one :class:`Change` to the storage's change log *in the same
+transaction* (``changes`` table), so a committed change can never be missed by a feature that
+reads the log: subscriptions, history, rules and the dashboard's live feed all consume it.
+
+Two ways to listen:
+
+* :class:`ChangeBus` (this module): in-process, right after the commit — a wake-up and a fast
+  path. Handlers must be quick (hand work to their own queue); a failing handler is logged and
+  never breaks the write that caused the change.
+* :class:`cityhub.bus.feed.ChangeFeed`: a named, durable consumer. It keeps a cursor in the
+  database, reads what it missed (a restart, another worker's writes) from the log, and takes
+  changes straight from the bus when they follow its cursor with no gap.
 """
 
 from __future__ import annotations
@@ -20,14 +28,27 @@ CREATE, UPDATE, DELETE = "create", "update", "delete"
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One committed change of one entity (stored form before and after)."""
+    """One committed change of one entity.
 
+    ``entity`` is the stored form after the change (before it, for a delete). ``prev`` holds,
+    for every attribute the change touched, its instances before the change (``[]`` when the
+    attribute is new): what changed is ``prev``'s keys, what it was is their values.
+    """
+
+    seq: int  # position in the change log; increases in commit order
     tenant: str
     entity_id: str
     op: str  # create | update | delete
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    at: str  # commit time, NGSI-LD DateTime
+    at: str  # NGSI-LD DateTime of the write
+    entity: dict[str, Any]
+    prev: dict[str, list[dict[str, Any]]]
+
+    def current(self, name: str) -> list[dict[str, Any]]:
+        """The instances of attribute ``name`` after the change ([] if gone)."""
+        if self.op == DELETE:
+            return []
+        found: list[dict[str, Any]] = self.entity["attrs"].get(name, [])
+        return found
 
 
 Handler = Callable[[Sequence[Change]], None]

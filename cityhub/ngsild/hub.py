@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
 from cityhub.bus import ChangeBus
+from cityhub.bus.feed import ChangeFeed, FeedHandler
 from cityhub.ngsild.context import ContextLoader
 from cityhub.ngsild.service import EntityService
 from cityhub.settings import Settings
 from cityhub.storage.base import Storage
+
+Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(slots=True)
@@ -22,6 +27,15 @@ class Hub:
     bus: ChangeBus
     contexts: ContextLoader
     entities: EntityService
+    feeds: dict[str, ChangeFeed] = field(default_factory=dict)
+    tasks: list[Job] = field(default_factory=list)  # background jobs run while serving
+    closers: list[Job] = field(default_factory=list)  # run at shutdown
+
+    def feed(self, name: str, handler: FeedHandler, *, batch: int = 500) -> ChangeFeed:
+        """Register a durable change-log consumer; it runs while the app serves."""
+        feed = ChangeFeed(self.storage, self.bus, name, handler, batch=batch)
+        self.feeds[name] = feed
+        return feed
 
 
 def hub_of(request: Request) -> Hub:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cityhub.bus import CREATE, DELETE, UPDATE, Change, ChangeBus
+from cityhub.bus import ChangeBus
 from cityhub.errors import NgsiError, NonexistentTenant, ResourceNotFound
 from cityhub.ngsild import merge
 from cityhub.ngsild.context import ActiveContext
@@ -66,13 +66,7 @@ class EntityService:
 
     async def _apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
         outcomes = await self.storage.apply(tenant, mutations)
-        at = now_iso()
-        changes = [
-            Change(tenant, o.entity_id, _op(o), o.before, o.after, at)
-            for o in outcomes
-            if o.changed
-        ]
-        self.bus.publish(changes)
+        self.bus.publish([o.change for o in outcomes if o.change is not None])
         return outcomes
 
     async def _one(
@@ -234,11 +228,3 @@ def existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
         return fn(current)
 
     return run
-
-
-def _op(outcome: Outcome) -> str:
-    if outcome.before is None:
-        return CREATE
-    if outcome.after is None:
-        return DELETE
-    return UPDATE

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cityhub.bus import CREATE, DELETE, UPDATE, Change
 from cityhub.errors import AlreadyExists, NgsiError
 from cityhub.ngsild import geo
 from cityhub.ngsild import query as qlang
@@ -50,6 +51,7 @@ class Outcome:
     before: Entity | None = None
     after: Entity | None = None
     error: NgsiError | None = None
+    change: Change | None = None  # set by the backend when the mutation changed the entity
 
     @property
     def changed(self) -> bool:
@@ -71,6 +73,14 @@ class TypeInfo:
     type: str
     count: int
     attrs: dict[str, set[str]]  # attribute IRI -> attribute types seen
+
+
+@dataclass(slots=True)
+class ChangePage:
+    """Changes read from the log after a cursor, in order, with no gap still open."""
+
+    changes: list[Change] = field(default_factory=list)
+    upto: int = 0  # the cursor to move to once ``changes`` are handled (≥ their last seq)
 
 
 class Storage(Protocol):
@@ -98,6 +108,16 @@ class Storage(Protocol):
 
     async def types(self, tenant: str) -> list[TypeInfo]:
         """All entity types with counts and attribute names."""
+
+    async def changes(self, after: int, limit: int) -> ChangePage:
+        """Logged changes with ``seq > after`` (every tenant), oldest first: only a prefix no
+        transaction still running can add to, so a consumer never skips one."""
+
+    async def cursor(self, name: str) -> int:
+        """A consumer's cursor; a new consumer starts at the end of the log."""
+
+    async def prune_changes(self) -> int:
+        """Drop logged changes every consumer has passed; returns how many."""
 
     async def context_put(self, tenant: str, ident: str, url: str, kind: str, body: Any) -> None:
         """Store a JSON-LD context (``/jsonldContexts``)."""
@@ -154,6 +174,36 @@ def index_rows(
             if not added:
                 values.append((name, kind, None, None))
     return values, boxes
+
+
+ADVANCE_CURSOR = "UPDATE cursors SET seq = ? WHERE name = ? AND seq = ?"
+"""Moves a consumer's cursor from where it read (compare and set), in the consumer's own
+transaction; 0 rows updated means another worker moved it: raise CursorMoved, roll back."""
+
+PRUNE_CHANGES = (
+    "DELETE FROM changes WHERE seq IN (SELECT seq FROM changes "
+    "WHERE seq <= (SELECT min(seq) FROM cursors) ORDER BY seq LIMIT 5000)"
+)
+
+
+def change_delta(before: Entity | None, after: Entity | None) -> dict[str, list[Any]]:
+    """The attributes a write touched, each with its instances before it ([] if new)."""
+    old = before["attrs"] if before is not None else {}
+    new = after["attrs"] if after is not None else {}
+    delta = {n: old.get(n, []) for n, inst in new.items() if old.get(n) != inst}
+    delta.update((n, inst) for n, inst in old.items() if n not in new)
+    return delta
+
+
+def make_change(seq: int, tenant: str, outcome: Outcome, at: str) -> Change:
+    """The change-log entry of a mutation that changed its entity (stored on ``outcome``)."""
+    before, after = outcome.before, outcome.after
+    op = CREATE if before is None else DELETE if after is None else UPDATE
+    entity = after if after is not None else before
+    assert entity is not None
+    change = Change(seq, tenant, outcome.entity_id, op, at, entity, change_delta(before, after))
+    outcome.change = change
+    return change
 
 
 def decide(m: Mutation, before: Entity | None) -> Outcome:

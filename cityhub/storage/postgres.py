@@ -20,12 +20,13 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import orjson
 
-from cityhub.errors import BadRequestData, ConfigError, StorageError
+from cityhub.bus import Change
+from cityhub.errors import BadRequestData, ConfigError, CursorMoved, StorageError
 from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery
 from cityhub.ngsild.models import now_iso
 from cityhub.storage import base
-from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
+from cityhub.storage.base import ChangePage, Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
 
 _CHUNK = 512
@@ -63,26 +64,47 @@ _LOCK_ALL = (
     "SELECT 1 FROM entities WHERE tenant = $1 AND id = ANY($2::text[]) "
     'ORDER BY id COLLATE "C" FOR UPDATE'
 )
+
+
+def _log_cte(op: str, tenant: str, ident: str, at: int, doc: str, prev: int) -> str:
+    """A CTE appending the change-log row of the entity written in CTE ``k``."""
+    return (
+        "cl AS (INSERT INTO changes (tenant, entity_id, op, at, doc, prev) "
+        f"SELECT {tenant}, {ident}, '{op}', ${at}, {doc}, ${prev}::json FROM k RETURNING seq) "
+    )
+
+
 _INSERT = (
     "WITH k AS (INSERT INTO entities (tenant, id, doc) VALUES ($1, $2, $3) RETURNING pk), "
     + _index_ctes(4)
-    + "SELECT pk FROM k"
+    + ", "
+    + _log_cte("create", "$1", "$2", 14, "$3::json", 15)
+    + "SELECT seq FROM cl"
 )
 _UPDATE = (
     "WITH k AS (UPDATE entities SET doc = $2 WHERE pk = $1 RETURNING pk), "
     + _DROP_INDEX
     + ", "
     + _index_ctes(3)
-    + "SELECT pk FROM k"
+    + ", "
+    + _log_cte("update", "$13", "$14", 15, "$2::json", 16)
+    + "SELECT seq FROM cl"
 )
-_DELETE = "WITH " + _DROP_INDEX + "DELETE FROM entities WHERE pk = $1"
+_DELETE = (
+    "WITH k AS (DELETE FROM entities WHERE pk = $1 RETURNING pk, tenant, id, doc), "
+    + _DROP_INDEX
+    + ", "
+    + _log_cte("delete", "k.tenant", "k.id", 2, "k.doc", 3)
+    + "SELECT seq FROM cl"
+)
 # An update that leaves types and geometries alone rewrites only the changed attributes' rows.
 _UPDATE_ATTRS = (
     "WITH k AS (UPDATE entities SET doc = $2 WHERE pk = $1 RETURNING pk), "
     "da AS (DELETE FROM attr_idx WHERE eid = $1 AND name = ANY($3::text[])), "
     "ia AS (INSERT INTO attr_idx (eid, name, kind, num, str) SELECT k.pk, a.* FROM k, "
-    "unnest($4::text[], $5::text[], $6::float8[], $7::text[]) a) "
-    "SELECT pk FROM k"
+    "unnest($4::text[], $5::text[], $6::float8[], $7::text[]) a), "
+    + _log_cte("update", "$8", "$9", 10, "$2::json", 11)
+    + "SELECT seq FROM cl"
 )
 # The same as one autocommitted statement that only applies if the row is still the version
 # read (xmin changes with every update): an optimistic single-entity update in two round trips.
@@ -95,8 +117,19 @@ _UPDATE_ATTRS_IF = (
     "da AS (DELETE FROM attr_idx WHERE eid = $1 AND name = ANY($3::text[]) "
     "AND EXISTS (SELECT 1 FROM k)), "
     "ia AS (INSERT INTO attr_idx (eid, name, kind, num, str) SELECT k.pk, a.* FROM k, "
-    "unnest($4::text[], $5::text[], $6::float8[], $7::text[]) a) "
-    "SELECT pk FROM k"
+    "unnest($4::text[], $5::text[], $6::float8[], $7::text[]) a), "
+    + _log_cte("update", "$9", "$10", 11, "$2::json", 12)
+    + "SELECT seq FROM cl"
+)
+
+
+_SNAPSHOT = (
+    "SELECT pg_snapshot_xmin(s)::text::bigint AS xmin, pg_snapshot_xmax(s)::text::bigint AS xmax "
+    "FROM pg_current_snapshot() s"
+)
+_READ_CHANGES = (
+    "SELECT seq, tenant, entity_id, op, at, doc, prev FROM changes "
+    "WHERE seq > $1 ORDER BY seq LIMIT $2"
 )
 
 
@@ -183,6 +216,7 @@ class PostgresStorage:
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._tenants: set[str] = {""}
+        self._gaps: dict[int, int] = {}  # change-log gap -> snapshot xmax when first seen
 
     async def open(self) -> None:
         """Connect, migrate the schema (one worker at a time) and load the tenants."""
@@ -325,10 +359,21 @@ class PostgresStorage:
                     if after is None or changed is None:
                         return None
                     values = _columns(base.changed_value_rows(after, changed), 4)
-                    done = await conn.fetchval(
-                        _UPDATE_ATTRS_IF, row["pk"], after, changed, *values, row["ver"]
+                    at, prev = now_iso(), base.change_delta(before, after)
+                    seq = await conn.fetchval(
+                        _UPDATE_ATTRS_IF,
+                        row["pk"],
+                        after,
+                        changed,
+                        *values,
+                        row["ver"],
+                        tenant,
+                        m.entity_id,
+                        at,
+                        prev,
                     )
-                    if done is not None:
+                    if seq is not None:
+                        base.make_change(seq, tenant, outcome, at)
                         return outcome
         except _BAD_TEXT as err:
             return _bad_text(m, err)
@@ -358,18 +403,26 @@ class PostgresStorage:
         after = outcome.after
         if outcome.error is not None or after == before:
             return outcome
+        at, prev = now_iso(), base.change_delta(before, after)
         if after is None:
-            if row is not None:  # (absent and deleted is "unchanged", handled above)
-                await conn.execute(_DELETE, row["pk"])
+            assert row is not None  # (absent and deleted is "unchanged", handled above)
+            seq = await conn.fetchval(_DELETE, row["pk"], at, prev)
         elif row is None:
-            await conn.execute(_INSERT, tenant, m.entity_id, after, *_index_args(after))
+            seq = await conn.fetchval(
+                _INSERT, tenant, m.entity_id, after, *_index_args(after), at, prev
+            )
         else:
             changed = base.changed_attributes(before, after)
             if changed is None:
-                await conn.execute(_UPDATE, row["pk"], after, *_index_args(after))
+                seq = await conn.fetchval(
+                    _UPDATE, row["pk"], after, *_index_args(after), tenant, m.entity_id, at, prev
+                )
             else:
                 values = _columns(base.changed_value_rows(after, changed), 4)
-                await conn.execute(_UPDATE_ATTRS, row["pk"], after, changed, *values)
+                seq = await conn.fetchval(
+                    _UPDATE_ATTRS, row["pk"], after, changed, *values, tenant, m.entity_id, at, prev
+                )
+        base.make_change(seq, tenant, outcome, at)
         return outcome
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
@@ -397,6 +450,95 @@ class PostgresStorage:
                         return await _exact_page(conn, where, params, query)
                     async with contextlib.aclosing(_chunks(conn, where, params)) as chunks:
                         return await _paginate(query, chunks)
+
+    # --- change log ---------------------------------------------------------------------
+
+    async def changes(self, after: int, limit: int) -> ChangePage:
+        """Logged changes after ``after``, up to the first gap a running transaction may
+        still fill. Sequence numbers are taken before commit, so seq 7 can commit after seq
+        8; a gap is waited for until every transaction running when it was first seen has
+        ended (a rolled back transaction leaves a gap for good)."""
+        pool = self._need_pool()
+        with _db_errors("read"):
+            async with (
+                pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                snap = await conn.fetchrow(_SNAPSHOT)
+                rows = await conn.fetch(_READ_CHANGES, after, limit)
+        page = ChangePage(upto=after)
+        expected = after + 1
+        for row in rows:
+            while row["seq"] > expected:
+                seen_below = self._gaps.setdefault(expected, snap["xmax"])
+                if snap["xmin"] < seen_below:
+                    self._forget_gaps(page.upto)
+                    return page  # a transaction that may hold ``expected`` still runs
+                del self._gaps[expected]
+                page.upto = expected
+                expected += 1
+            page.changes.append(
+                Change(
+                    row["seq"],
+                    row["tenant"],
+                    row["entity_id"],
+                    row["op"],
+                    row["at"],
+                    row["doc"],
+                    row["prev"],
+                )
+            )
+            page.upto = row["seq"]
+            expected = row["seq"] + 1
+        self._forget_gaps(page.upto)
+        return page
+
+    def _forget_gaps(self, upto: int) -> None:
+        for seq in [s for s in self._gaps if s <= upto]:
+            del self._gaps[seq]
+
+    async def cursor(self, name: str) -> int:
+        """A consumer's cursor (created at the end of the log)."""
+        with _db_errors("write"):
+            async with self._need_pool().acquire() as conn:
+                await conn.execute(
+                    "INSERT INTO cursors SELECT $1, coalesce(max(seq), 0) FROM changes "
+                    "ON CONFLICT DO NOTHING",
+                    name,
+                )
+                seq: int = await conn.fetchval("SELECT seq FROM cursors WHERE name = $1", name)
+        return seq
+
+    async def prune_changes(self) -> int:
+        """Delete the changes every consumer has passed, in slices."""
+        total = 0
+        while True:
+            with _db_errors("write"):
+                status = await self._need_pool().execute(numbered(base.PRUNE_CHANGES))
+            done = int(status.split()[-1])
+            total += done
+            if done < 5000:
+                return total
+
+    @staticmethod
+    async def advance(conn: asyncpg.Connection, name: str, old: int, new: int) -> None:
+        """Move a consumer's cursor inside the consumer's transaction (CursorMoved if it
+        moved)."""
+        status = await conn.execute(numbered(base.ADVANCE_CURSOR), new, name, old)
+        if status != "UPDATE 1":
+            raise CursorMoved(f"cursor {name!r} moved from {old}")
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a transaction, for feature stores (errors → StorageError)."""
+        with _db_errors("write"):
+            async with self._need_pool().acquire() as conn, conn.transaction():
+                yield conn
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool, for feature stores' reads."""
+        return self._need_pool()
 
     async def types(self, tenant: str) -> list[TypeInfo]:
         """Entity types with counts and attribute names/types."""

@@ -21,12 +21,13 @@ from typing import Any
 
 import orjson
 
-from cityhub.errors import ConfigError, StorageError
+from cityhub.bus import Change
+from cityhub.errors import ConfigError, CursorMoved, StorageError
 from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery
 from cityhub.ngsild.models import now_iso
 from cityhub.storage import base
-from cityhub.storage.base import Mutation, Outcome, QueryResult, TypeInfo
+from cityhub.storage.base import ChangePage, Mutation, Outcome, QueryResult, TypeInfo
 from cityhub.storage.migrations import migration_scripts
 from cityhub.storage.sqlite_query import run_query
 
@@ -340,9 +341,12 @@ class SQLiteStorage:
             ):
                 current[eid] = (pk, doc)
         next_pk = (conn.execute("SELECT max(pk) FROM entities").fetchone()[0] or 0) + 1
+        seq = _last_seq(conn)
+        at = now_iso()
         outcomes: list[Outcome] = []
         inserts: list[tuple[int, str, str, bytes]] = []
         fresh: list[tuple[int, Entity]] = []
+        logged: list[tuple[int, str, str, str, str, bytes, bytes]] = []
         for m in mutations:
             row = current.get(m.entity_id)
             before: Entity | None = orjson.loads(row[1]) if row else None
@@ -351,20 +355,22 @@ class SQLiteStorage:
             after = outcome.after
             if outcome.error is not None or after == before:
                 continue
+            doc = orjson.dumps(after) if after is not None else row[1]  # type: ignore[index]
             if row is not None:
                 if after is None:
                     conn.execute("DELETE FROM entities WHERE pk = ?", (row[0],))
                 else:
-                    conn.execute(
-                        "UPDATE entities SET doc = ? WHERE pk = ?", (orjson.dumps(after), row[0])
-                    )
+                    conn.execute("UPDATE entities SET doc = ? WHERE pk = ?", (doc, row[0]))
                 self._reindex(conn, row[0], before, after)
             elif after is not None:
-                inserts.append((next_pk, tenant, m.entity_id, orjson.dumps(after)))
+                inserts.append((next_pk, tenant, m.entity_id, doc))
                 fresh.append((next_pk, after))
                 next_pk += 1
+            seq += 1
+            logged.append(_log_row(base.make_change(seq, tenant, outcome, at), doc))
         conn.executemany("INSERT INTO entities (pk, tenant, id, doc) VALUES (?, ?, ?, ?)", inserts)
         _index_new(conn, fresh)
+        conn.executemany(_LOG_INSERT, logged)
         return outcomes
 
     def _apply_one(self, conn: sqlite3.Connection, tenant: str, m: Mutation) -> Outcome:
@@ -377,19 +383,22 @@ class SQLiteStorage:
         if outcome.error is not None or after == before:
             return outcome
         pk: int | None = row[0] if row else None
+        doc = orjson.dumps(after) if after is not None else row[1]
         if pk is not None:
             if after is None:
                 conn.execute("DELETE FROM entities WHERE pk = ?", (pk,))
             else:
-                conn.execute("UPDATE entities SET doc = ? WHERE pk = ?", (orjson.dumps(after), pk))
+                conn.execute("UPDATE entities SET doc = ? WHERE pk = ?", (doc, pk))
         elif after is not None:
             cur = conn.execute(
                 "INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
-                (tenant, m.entity_id, orjson.dumps(after)),
+                (tenant, m.entity_id, doc),
             )
             pk = cur.lastrowid
         if pk is not None:
             self._reindex(conn, pk, before, after)
+        change = base.make_change(_last_seq(conn) + 1, tenant, outcome, now_iso())
+        conn.execute(_LOG_INSERT, _log_row(change, doc))
         return outcome
 
     @staticmethod
@@ -445,6 +454,59 @@ class SQLiteStorage:
         result: list[TypeInfo] = await self._read(run)
         return result
 
+    # --- change log ---------------------------------------------------------------------
+
+    async def changes(self, after: int, limit: int) -> ChangePage:
+        """Logged changes after ``after``: one writer at a time, so the log has no gaps."""
+
+        def run(conn: sqlite3.Connection) -> ChangePage:
+            rows = conn.execute(
+                "SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            ).fetchall()
+            changes = [_change_of(r) for r in rows]
+            return ChangePage(changes, changes[-1].seq if changes else after)
+
+        page: ChangePage = await self._read(run)
+        return page
+
+    async def cursor(self, name: str) -> int:
+        """A consumer's cursor (created at the end of the log)."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT OR IGNORE INTO cursors VALUES (?, ?)", (name, _last_seq(conn)))
+            row = conn.execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone()
+            return int(row[0])
+
+        seq: int = await self._write(run)
+        return seq
+
+    async def prune_changes(self) -> int:
+        """Delete the changes every consumer has passed (in slices, so writes keep flowing)."""
+        total = 0
+        while True:
+
+            def run(conn: sqlite3.Connection) -> int:
+                return conn.execute(base.PRUNE_CHANGES).rowcount
+
+            done: int = await self._write(run)
+            total += done
+            if done < 5000:
+                return total
+
+    @staticmethod
+    def advance(conn: sqlite3.Connection, name: str, old: int, new: int) -> None:
+        """Move a consumer's cursor inside the consumer's write (CursorMoved if it moved)."""
+        if conn.execute(base.ADVANCE_CURSOR, (new, name, old)).rowcount != 1:
+            raise CursorMoved(f"cursor {name!r} moved from {old}")
+
+    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in the writer's next group (for feature stores); awaitable."""
+        return self._write(fn)
+
+    def read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` on a reader connection in the thread pool; awaitable."""
+        return self._read(fn)
+
     # --- stored @contexts ---------------------------------------------------------------
 
     async def context_put(self, tenant: str, ident: str, url: str, kind: str, body: Any) -> None:
@@ -493,6 +555,33 @@ class SQLiteStorage:
 
         result: bool = await self._write(run)
         return result
+
+
+_LOG_INSERT = "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _last_seq(conn: sqlite3.Connection) -> int:
+    """The last change-log position handed out (inside the write transaction)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _log_row(change: Change, doc: bytes) -> tuple[int, str, str, str, str, bytes, bytes]:
+    """A ``changes`` row; ``doc`` is the entity's stored JSON (already encoded)."""
+    return (
+        change.seq,
+        change.tenant,
+        change.entity_id,
+        change.op,
+        change.at,
+        doc,
+        orjson.dumps(change.prev),
+    )
+
+
+def _change_of(row: Sequence[Any]) -> Change:
+    seq, tenant, entity_id, op, at, doc, prev = row
+    return Change(seq, tenant, entity_id, op, at, orjson.loads(doc), orjson.loads(prev))
 
 
 def _value_rows(

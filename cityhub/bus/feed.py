@@ -1,0 +1,150 @@
+"""Durable, named consumers of the change log.
+
+A :class:`ChangeFeed` hands its handler every logged change exactly in log order, from where
+the consumer's cursor stands: after a restart or a crash it resumes there, and it sees other
+workers' writes too. The handler gets ``(changes, old, new)`` and must write its own results
+*and* move the cursor from ``old`` to ``new`` in one transaction (``storage.advance``), so a
+change is handled once, or again after a crash, never lost.
+
+Changes published on the in-process :class:`~cityhub.bus.ChangeBus` are used directly when
+they follow the cursor without a gap (no read back from the database); anything else is read
+from the log. A failing handler is retried with a growing pause; the cursor stays put.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from cityhub.bus import Change, ChangeBus
+from cityhub.errors import CursorMoved
+from cityhub.storage.base import ChangePage, Storage
+
+log = logging.getLogger(__name__)
+
+FeedHandler = Callable[[list[Change], int, int], Awaitable[None]]
+
+_MEMORY_LIMIT = 20_000  # changes kept from the bus before falling back to reading the log
+
+
+class ChangeFeed:
+    """One named consumer of the change log, run as a task of the app."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        bus: ChangeBus,
+        name: str,
+        handler: FeedHandler,
+        *,
+        batch: int = 500,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.storage = storage
+        self.name = name
+        self.handler = handler
+        self.batch = batch
+        self.poll_s = poll_s
+        self.cursor = 0
+        self._recent: list[Change] = []  # from the bus, sorted by seq
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe = bus.subscribe(self._on_changes)
+        self._caught_up = asyncio.Event()
+
+    def _on_changes(self, changes: Sequence[Change]) -> None:
+        if len(self._recent) < _MEMORY_LIMIT:
+            for change in changes:
+                if change.seq > self.cursor:
+                    bisect.insort(self._recent, change, key=lambda c: c.seq)
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look at the log now (someone knows there is something new)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Load the cursor and start consuming in the background."""
+        self.cursor = await self.storage.cursor(self.name)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop consuming (the cursor is in the database; nothing is lost)."""
+        self._unsubscribe()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def caught_up(self, seq: int, within_s: float = 10.0) -> bool:
+        """Wait until the consumer has handled every change up to ``seq`` (tests, reads that
+        must see their own writes); False if it has not within ``within_s`` seconds."""
+        deadline = asyncio.get_running_loop().time() + within_s
+        while self.cursor < seq:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            self._caught_up.clear()
+            self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._caught_up.wait(), min(left, 0.05))
+        return True
+
+    def _from_memory(self) -> ChangePage | None:
+        recent = self._recent
+        drop = bisect.bisect_right(recent, self.cursor, key=lambda c: c.seq)
+        del recent[:drop]
+        if not recent or recent[0].seq != self.cursor + 1:
+            return None
+        run = 1
+        while run < len(recent) and run < self.batch and recent[run].seq == recent[run - 1].seq + 1:
+            run += 1
+        page = ChangePage(recent[:run], recent[run - 1].seq)
+        del recent[:run]
+        return page
+
+    async def _next(self) -> ChangePage:
+        page = self._from_memory()
+        if page is not None:
+            return page
+        self._recent.clear()  # a gap: the log has everything in order
+        return await self.storage.changes(self.cursor, self.batch)
+
+    async def _run(self) -> None:
+        pause = 0.05
+        while True:
+            try:
+                self._wake.clear()  # before looking: a change published from here on wakes us
+                page = await self._next()
+                if page.upto == self.cursor:
+                    self._caught_up.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    continue
+                await self.handler(page.changes, self.cursor, page.upto)
+                self.cursor = page.upto
+                pause = 0.05
+            except asyncio.CancelledError:
+                raise
+            except CursorMoved:
+                self._recent.clear()
+                self.cursor = await self.storage.cursor(self.name)
+            except Exception:
+                log.exception("change consumer %s failed; retrying in %.1f s", self.name, pause)
+                self._recent.clear()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+
+
+async def prune_loop(storage: Storage, every_s: float = 10.0) -> None:
+    """Drop logged changes every consumer has handled, every ``every_s`` seconds."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await storage.prune_changes()
+        except Exception:
+            log.exception("pruning the change log failed")
