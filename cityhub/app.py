@@ -34,6 +34,8 @@ from cityhub.ngsild.service import EntityService
 from cityhub.settings import Settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
+from cityhub.subscriptions import routes as subscription_routes
+from cityhub.subscriptions import service as subscriptions
 
 log = logging.getLogger("cityhub")
 
@@ -137,12 +139,15 @@ def create_app(settings: Settings) -> Starlette:
 
     contexts = ContextLoader(_remote_fetcher(settings), local=local_context)
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
+    subscriptions.install(hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await storage.open()
         tasks: list[asyncio.Task[None]] = []
         try:
+            for start in hub.starters:
+                await start()
             for feed in hub.feeds.values():
                 await feed.start()
             tasks = [asyncio.create_task(run()) for run in (*hub.tasks, _pruner(storage))]
@@ -162,6 +167,7 @@ def create_app(settings: Settings) -> Starlette:
             *routes.routes,
             *batch.routes,
             *discovery.routes,
+            *subscription_routes.routes,
             Route("/version", version, methods=["GET"]),
         ],
         exception_handlers={

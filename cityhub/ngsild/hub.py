@@ -28,8 +28,10 @@ class Hub:
     contexts: ContextLoader
     entities: EntityService
     feeds: dict[str, ChangeFeed] = field(default_factory=dict)
+    starters: list[Job] = field(default_factory=list)  # run once storage is open
     tasks: list[Job] = field(default_factory=list)  # background jobs run while serving
     closers: list[Job] = field(default_factory=list)  # run at shutdown
+    extras: dict[str, Any] = field(default_factory=dict)  # feature services, by feature name
 
     def feed(self, name: str, handler: FeedHandler, *, batch: int = 500) -> ChangeFeed:
         """Register a durable change-log consumer; it runs while the app serves."""

@@ -622,8 +622,9 @@ def _context_row(row: Sequence[Any], *, with_body: bool) -> dict[str, Any]:
 
 
 def _split_sql(sql: str) -> Iterator[str]:
-    for statement in sql.split(";"):
-        lines = [ln for ln in statement.splitlines() if not ln.strip().startswith("--")]
-        text = "\n".join(lines).strip()
-        if text:
-            yield text
+    """The statements of a migration script (``--`` comments dropped first, so they may hold
+    semicolons; the scripts hold no ``--`` or ``;`` inside string literals)."""
+    text = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    for statement in text.split(";"):
+        if statement.strip():
+            yield statement.strip()

@@ -1,0 +1,1 @@
+"""NGSI-LD subscriptions: the API, the matcher (a change-log consumer) and notification delivery."""

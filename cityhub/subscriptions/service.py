@@ -1,0 +1,44 @@
+"""Wiring of the subscription feature into a hub: store, matcher, routes, background jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cityhub.bus import Change
+from cityhub.ngsild.filters import EntityQuery
+from cityhub.ngsild.hub import Hub
+from cityhub.subscriptions.matcher import CONSUMER, Matcher
+from cityhub.subscriptions.store import SubscriptionStore, subscription_store
+
+
+@dataclass(slots=True)
+class Subscriptions:
+    """The subscription feature of one hub (``hub.extras["subscriptions"]``)."""
+
+    store: SubscriptionStore
+    matcher: Matcher
+
+
+def install(hub: Hub) -> Subscriptions:
+    """Add subscriptions to ``hub``: its change-log consumer, reload and periodic jobs."""
+    store = subscription_store(hub.storage)
+    matcher = Matcher(store, hub.contexts.core)
+    feature = Subscriptions(store, matcher)
+    hub.extras["subscriptions"] = feature
+
+    def note_seq(changes: Sequence[Change]) -> None:
+        hub.extras["last_seq"] = max(hub.extras.get("last_seq", 0), changes[-1].seq)
+
+    hub.bus.subscribe(note_seq)
+
+    async def periodic_query(tenant: str, query: EntityQuery) -> list[Any]:
+        return (await hub.entities.query(tenant, query)).entities
+
+    matcher.periodic_query = periodic_query
+    hub.feed(CONSUMER, matcher.handle)
+    hub.starters.append(matcher.reload)
+    hub.tasks.append(matcher.watch)
+    hub.tasks.append(matcher.periodic)
+    return feature

@@ -1,0 +1,249 @@
+"""Subscriptions: the CRUD API, validation, and what the matcher queues for each change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from cityhub.app import create_app
+from cityhub.settings import Settings
+from tests.subscriptions.outbox_probe import queued
+
+pytestmark = pytest.mark.anyio
+S = "/ngsi-ld/v1/subscriptions"
+E = "/ngsi-ld/v1/entities"
+DEAD_END = "http://127.0.0.1:9/notify"  # nothing listens: notifications stay queued
+
+
+@pytest.fixture
+async def hub(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+            yield app, c
+
+
+def sub(**members: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "Subscription",
+        "entities": [{"type": "Lot"}],
+        "notification": {"endpoint": {"uri": DEAD_END}},
+    }
+    body.update(members)
+    return body
+
+
+async def test_create_retrieve_list_patch_delete(hub: tuple[Starlette, httpx.AsyncClient]) -> None:
+    _, c = hub
+    r = await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:a", watchedAttributes=["free"]))
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"] == f"{S}/urn:ngsi-ld:Subscription:a"
+    r = await c.post(S, json=sub(subscriptionName="second"))
+    assert r.status_code == 201
+    generated = r.headers["Location"].rsplit("/", 1)[1]
+    assert generated.startswith("urn:ngsi-ld:Subscription:")
+
+    got = (await c.get(f"{S}/urn:ngsi-ld:Subscription:a")).json()
+    assert got["id"] == "urn:ngsi-ld:Subscription:a"
+    assert got["type"] == "Subscription"
+    assert got["status"] == "active" and got["isActive"] is True
+    assert got["watchedAttributes"] == ["free"]
+    assert got["notification"]["endpoint"]["uri"] == DEAD_END
+    assert got["notification"]["timesSent"] == 0
+
+    r = await c.get(S, params={"count": "true", "limit": 1})
+    assert r.headers["NGSILD-Results-Count"] == "2"
+    assert [s["id"] for s in r.json()] == ["urn:ngsi-ld:Subscription:a"]
+
+    r = await c.patch(f"{S}/urn:ngsi-ld:Subscription:a", json={"isActive": False})
+    assert r.status_code == 204
+    got = (await c.get(f"{S}/urn:ngsi-ld:Subscription:a", params={"options": "sysAttrs"})).json()
+    assert got["status"] == "paused" and got["createdAt"] <= got["modifiedAt"]
+    r = await c.patch(
+        f"{S}/urn:ngsi-ld:Subscription:a", json={"notification": {"format": "keyValues"}}
+    )
+    assert r.status_code == 204
+    got = (await c.get(f"{S}/urn:ngsi-ld:Subscription:a")).json()
+    assert got["notification"]["format"] == "keyValues"
+    assert got["notification"]["endpoint"]["uri"] == DEAD_END  # merged, not replaced
+
+    assert (await c.delete(f"{S}/urn:ngsi-ld:Subscription:a")).status_code == 204
+    r = await c.get(f"{S}/urn:ngsi-ld:Subscription:a")
+    assert r.status_code == 404 and r.json()["type"].endswith("/ResourceNotFound")
+    assert (await c.delete(f"{S}/urn:ngsi-ld:Subscription:a")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"type": "Subscription", "entities": [{"type": "Lot"}]}, "notification"),
+        (sub(type="Nope"), "Subscription"),
+        (sub(entities=None, watchedAttributes=None), "entities or watchedAttributes"),
+        (sub(notification={"endpoint": {"uri": "ftp://x/y"}}), "http(s)://"),
+        (sub(notification={"endpoint": {"uri": "mqtt://broker"}}), "topic"),
+        (sub(notificationTrigger=["whenever"]), "notificationTrigger"),
+        (sub(timeInterval=10, watchedAttributes=["free"]), "timeInterval"),
+        (sub(throttling=-1), "throttling"),
+        (sub(q="free>>"), "q"),
+        (sub(geoQ={"georel": "near;maxDistance==10", "geometry": "Point"}), "coordinates"),
+        (sub(expiresAt="2001-01-01T00:00:00Z"), "past"),
+        (sub(entities=[{"idPattern": "["}]), "type"),
+        (sub(entities=[{"type": "Lot", "idPattern": "["}]), "idPattern"),
+        (sub(surprise=1), "surprise"),
+        (sub(notification={"endpoint": {"uri": DEAD_END, "accept": "text/csv"}}), "accept"),
+    ],
+)
+async def test_bad_subscriptions_are_refused_and_nothing_is_stored(
+    hub: tuple[Starlette, httpx.AsyncClient], body: dict[str, Any], words: str
+) -> None:
+    _, c = hub
+    r = await c.post(S, json={k: v for k, v in body.items() if v is not None})
+    assert r.status_code == 400, r.text
+    problem = r.json()
+    assert problem["type"].endswith("/BadRequestData")
+    assert words in problem["detail"] or words in problem.get("title", "")
+    assert (await c.get(S)).json() == []
+
+
+async def test_duplicate_id_is_a_conflict(hub: tuple[Starlette, httpx.AsyncClient]) -> None:
+    _, c = hub
+    body = sub(id="urn:ngsi-ld:Subscription:dup")
+    assert (await c.post(S, json=body)).status_code == 201
+    r = await c.post(S, json=body)
+    assert r.status_code == 409 and r.json()["type"].endswith("/AlreadyExists")
+
+
+async def test_patch_that_would_break_the_subscription_is_refused(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    _, c = hub
+    await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:p", watchedAttributes=["free"]))
+    r = await c.patch(f"{S}/urn:ngsi-ld:Subscription:p", json={"timeInterval": 5})
+    assert r.status_code == 400
+    got = (await c.get(f"{S}/urn:ngsi-ld:Subscription:p")).json()
+    assert "timeInterval" not in got
+
+
+async def test_watched_attribute_change_is_queued_with_the_state_it_left(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    app, c = hub
+    await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:w", watchedAttributes=["free"]))
+    lot = "urn:ngsi-ld:Lot:1"
+    await c.post(E, json={"id": lot, "type": "Lot", "free": 5, "name": "North"})
+    await c.patch(f"{E}/{lot}/attrs/name", json={"value": "South"})  # not watched
+    await c.patch(f"{E}/{lot}/attrs/free", json={"value": 4})
+    await c.patch(f"{E}/{lot}/attrs/free", json={"value": 3})
+    await c.post(E, json={"id": "urn:ngsi-ld:Gate:1", "type": "Gate", "free": 1})  # other type
+    notes = await queued(app)
+    values = [d["free"]["value"] for n in notes for d in n["data"]]
+    assert values == [5, 4, 3]  # creation, then each update in order, each as it was
+    note = notes[0]
+    assert note["type"] == "Notification"
+    assert note["subscriptionId"] == "urn:ngsi-ld:Subscription:w"
+    assert note["id"].startswith("urn:ngsi-ld:Notification:")
+    assert "notifiedAt" not in note  # stamped when sent
+    assert note["_endpoint"]["uri"] == DEAD_END
+    assert "json-ld#context" in note["_endpoint"]["headers"]["Link"]
+
+
+async def test_q_filter_show_changes_and_attribute_selection(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    app, c = hub
+    await c.post(
+        S,
+        json=sub(
+            q="free<3",
+            notification={
+                "endpoint": {"uri": DEAD_END},
+                "showChanges": True,
+                "attributes": ["free"],
+            },
+        ),
+    )
+    lot = "urn:ngsi-ld:Lot:q"
+    await c.post(E, json={"id": lot, "type": "Lot", "free": 5, "name": "North"})
+    await c.patch(f"{E}/{lot}/attrs/free", json={"value": 2})
+    notes = await queued(app)
+    assert len(notes) == 1  # the creation (free 5) fails q
+    (data,) = notes[0]["data"]
+    assert set(data) == {"id", "type", "free"}
+    assert data["free"]["value"] == 2 and data["free"]["previousValue"] == 5
+
+
+async def test_triggers_deletion_and_formats(hub: tuple[Starlette, httpx.AsyncClient]) -> None:
+    app, c = hub
+    await c.post(
+        S,
+        json=sub(
+            notificationTrigger=["entityDeleted", "attributeDeleted"],
+            notification={
+                "endpoint": {"uri": DEAD_END, "accept": "application/ld+json"},
+                "format": "keyValues",
+            },
+        ),
+    )
+    lot = "urn:ngsi-ld:Lot:t"
+    await c.post(E, json={"id": lot, "type": "Lot", "free": 5, "name": "North"})
+    await c.patch(f"{E}/{lot}/attrs/free", json={"value": 2})  # an update: not a trigger here
+    await c.delete(f"{E}/{lot}/attrs/name")
+    await c.delete(f"{E}/{lot}")
+    notes = await queued(app)
+    assert len(notes) == 2
+    assert notes[0]["data"] == [{"id": lot, "type": "Lot", "free": 2, "name": "urn:ngsi-ld:null"}]
+    deleted = notes[1]["data"][0]
+    assert deleted["id"] == lot and deleted["type"] == "Lot" and "deletedAt" in deleted
+    assert notes[0]["@context"]  # ld+json notifications carry their @context
+    assert "headers" not in notes[0]["_endpoint"]
+
+
+async def test_inactive_expired_and_other_tenants_are_not_notified(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    app, c = hub
+    await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:off", isActive=False))
+    await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:t1"), headers={"NGSILD-Tenant": "t1"})
+    await c.post(E, json={"id": "urn:ngsi-ld:Lot:x", "type": "Lot", "free": 1})
+    assert await queued(app) == []
+    assert await queued(app, "t1") == []
+    await c.post(
+        E,
+        json={"id": "urn:ngsi-ld:Lot:x", "type": "Lot", "free": 1},
+        headers={"NGSILD-Tenant": "t1"},
+    )
+    assert len(await queued(app, "t1")) == 1
+    assert await queued(app) == []
+
+
+async def test_throttling_drops_notifications_inside_the_window(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    app, c = hub
+    await c.post(S, json=sub(throttling=60))
+    lot = "urn:ngsi-ld:Lot:th"
+    await c.post(E, json={"id": lot, "type": "Lot", "free": 1})
+    await queued(app)
+    for v in range(2, 6):
+        await c.patch(f"{E}/{lot}/attrs/free", json={"value": v})
+    notes = await queued(app)
+    assert [d["free"]["value"] for n in notes for d in n["data"]] == [1]
+
+
+async def test_subscriptions_survive_a_restart(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+        body = sub(id="urn:ngsi-ld:Subscription:keep", watchedAttributes=["free"])
+        assert (await c.post(S, json=body)).status_code == 201
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+        await c.post(E, json={"id": "urn:ngsi-ld:Lot:r", "type": "Lot", "free": 7})
+        notes = await queued(app)
+        assert [n["subscriptionId"] for n in notes] == ["urn:ngsi-ld:Subscription:keep"]
