@@ -43,6 +43,7 @@ class Matcher:
         self.store = store
         self.core = core
         self.by_tenant: dict[str, list[Subscription]] = {}
+        self.index: dict[str, _TenantIndex] = {}
         self.last_sent: dict[tuple[str, str], float] = {}  # throttling: monotonic seconds
         self.next_due: dict[tuple[str, str], float] = {}  # periodic subscriptions
         self.on_queued: Callable[[], None] = lambda: None
@@ -75,6 +76,7 @@ class Matcher:
                 continue
             tenants.setdefault(sub.tenant, []).append(sub)
         self.by_tenant = tenants
+        self.index = {tenant: _TenantIndex(subs) for tenant, subs in tenants.items()}
         self._version = version
         live = {(s.tenant, s.id) for subs in tenants.values() for s in subs}
         for cache in (self.last_sent, self.next_due):
@@ -107,7 +109,10 @@ class Matcher:
         data: dict[tuple[str, str], list[dict[str, Any]]] = {}
         subs: dict[tuple[str, str], Subscription] = {}
         for change in changes:
-            for sub in self.by_tenant.get(change.tenant, ()):
+            index = self.index.get(change.tenant)
+            if index is None:
+                continue
+            for sub in index.candidates(change.entity):
                 if change.seq <= sub.since_seq or sub.time_interval or not sub.live(now):
                     continue
                 if not _concerns(sub, change):
@@ -151,6 +156,41 @@ class Matcher:
         if rows:
             await self.store.enqueue(rows, None)
             self.on_queued()
+
+
+class _TenantIndex:
+    """A tenant's subscriptions by the entity ids and types their selectors name, so a
+    change is only tested against the subscriptions that could concern it."""
+
+    def __init__(self, subs: list[Subscription]) -> None:
+        self.by_id: dict[str, list[Subscription]] = {}
+        self.by_type: dict[str, list[Subscription]] = {}
+        self.anything: list[Subscription] = []
+        self.order = {id(sub): n for n, sub in enumerate(subs)}
+        for sub in subs:
+            if not sub.selectors:
+                self.anything.append(sub)
+                continue
+            for sel in sub.selectors:
+                if sel.id is not None:
+                    self.by_id.setdefault(sel.id, []).append(sub)
+                elif sel.types:
+                    # an entity matching an AND of types has each of them: index the first
+                    for key in {min(conj) for conj in sel.types}:
+                        self.by_type.setdefault(key, []).append(sub)
+                else:
+                    self.anything.append(sub)
+
+    def candidates(self, entity: Entity) -> list[Subscription]:
+        """The subscriptions whose selectors may select ``entity``, in creation order."""
+        found = list(self.anything)
+        found.extend(self.by_id.get(entity["id"], ()))
+        for t in entity["type"]:
+            found.extend(self.by_type.get(t, ()))
+        if len(found) > 1:
+            unique = {id(sub): sub for sub in found}
+            found = sorted(unique.values(), key=lambda sub: self.order[id(sub)])
+        return found
 
 
 def selection(sub: Subscription) -> EntityQuery:

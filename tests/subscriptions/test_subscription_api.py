@@ -35,7 +35,7 @@ def sub(**members: Any) -> dict[str, Any]:
         "notification": {"endpoint": {"uri": DEAD_END}},
     }
     body.update(members)
-    return body
+    return {k: v for k, v in body.items() if v is not None}
 
 
 async def test_create_retrieve_list_patch_delete(hub: tuple[Starlette, httpx.AsyncClient]) -> None:
@@ -247,3 +247,40 @@ async def test_subscriptions_survive_a_restart(settings: Settings) -> None:
         await c.post(E, json={"id": "urn:ngsi-ld:Lot:r", "type": "Lot", "free": 7})
         notes = await queued(app)
         assert [n["subscriptionId"] for n in notes] == ["urn:ngsi-ld:Subscription:keep"]
+
+
+async def test_selectors_by_id_pattern_and_type_pick_their_entities(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    app, c = hub
+    await c.post(
+        S,
+        json=sub(
+            id="urn:ngsi-ld:Subscription:id", entities=[{"id": "urn:ngsi-ld:Lot:1", "type": "Lot"}]
+        ),
+    )
+    await c.post(
+        S,
+        json=sub(
+            id="urn:ngsi-ld:Subscription:pattern",
+            entities=[{"idPattern": "urn:ngsi-ld:Lot:2.*", "type": "Lot"}],
+        ),
+    )
+    await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:gate", entities=[{"type": "Gate"}]))
+    await c.post(
+        S, json=sub(id="urn:ngsi-ld:Subscription:any", entities=None, watchedAttributes=["open"])
+    )
+    for ident, kind in [("Lot:1", "Lot"), ("Lot:22", "Lot"), ("Lot:3", "Lot"), ("Gate:1", "Gate")]:
+        await c.post(E, json={"id": f"urn:ngsi-ld:{ident}", "type": kind, "free": 1})
+    await c.post(E, json={"id": "urn:ngsi-ld:Door:1", "type": "Door", "open": True})
+    got = sorted(
+        (n["subscriptionId"].rsplit(":", 1)[1], d["id"].split(":", 2)[2])
+        for n in await queued(app)
+        for d in n["data"]
+    )
+    assert got == [
+        ("any", "Door:1"),
+        ("gate", "Gate:1"),
+        ("id", "Lot:1"),
+        ("pattern", "Lot:22"),
+    ]
