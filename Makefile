@@ -31,6 +31,7 @@ typecheck: setup-test  ## mypy (strict) on the package
 
 pytest: setup-test  ## the test suite (SQLite and PostgreSQL)
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-mosquitto.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest  ## everything CI runs

@@ -34,8 +34,11 @@ from cityhub.ngsild.service import EntityService
 from cityhub.settings import Settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
+from cityhub.subscriptions import deadletters
 from cityhub.subscriptions import routes as subscription_routes
 from cityhub.subscriptions import service as subscriptions
+from cityhub.temporal import install as install_temporal
+from cityhub.temporal import routes as temporal_routes
 
 log = logging.getLogger("cityhub")
 
@@ -139,6 +142,7 @@ def create_app(settings: Settings) -> Starlette:
 
     contexts = ContextLoader(_remote_fetcher(settings), local=local_context)
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
+    temporal = install_temporal(hub)
     subscriptions.install(hub)
 
     @contextlib.asynccontextmanager
@@ -168,6 +172,8 @@ def create_app(settings: Settings) -> Starlette:
             *batch.routes,
             *discovery.routes,
             *subscription_routes.routes,
+            *deadletters.routes,
+            *temporal_routes.routes,
             Route("/version", version, methods=["GET"]),
         ],
         exception_handlers={
@@ -178,4 +184,5 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.temporal = temporal
     return app

@@ -61,6 +61,47 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("context_timeout", float, 5.0, "Seconds to wait for a remote @context."),
     Setting("context_max_bytes", int, 1024 * 1024, "Largest remote @context accepted."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+    Setting(
+        "notify_timeout",
+        float,
+        10.0,
+        "Seconds a notification may take (HTTP request or MQTT publish) before the attempt "
+        "counts as failed.",
+    ),
+    Setting(
+        "notify_max_attempts",
+        int,
+        12,
+        "Attempts to deliver a notification before it becomes a dead letter "
+        "(listed at /cityhub/v1/dead-letters).",
+    ),
+    Setting(
+        "notify_concurrency",
+        int,
+        64,
+        "Notifications a worker sends at once (at most 8 to one endpoint, 1 per subscription).",
+    ),
+    Setting(
+        "notify_backoff_max",
+        float,
+        300.0,
+        "Longest pause in seconds between two attempts of a notification (pauses double "
+        "from 1 s, with jitter).",
+    ),
+    Setting(
+        "temporal_retention_days",
+        int,
+        0,
+        "Days of attribute history the temporal API keeps (instances older than this, by "
+        "observedAt, are pruned hourly); 0 keeps everything.",
+    ),
+    Setting(
+        "temporal_max_instances",
+        int,
+        1000,
+        "Most instances per attribute in one temporal response; a longer history is cut "
+        "(206 Partial Content with a Content-Range header).",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -83,6 +124,12 @@ class Settings:
     context_timeout: float = 5.0
     context_max_bytes: int = 1024 * 1024
     log_level: str = "info"
+    notify_timeout: float = 10.0
+    notify_max_attempts: int = 12
+    notify_concurrency: int = 64
+    notify_backoff_max: float = 300.0
+    temporal_retention_days: int = 0
+    temporal_max_instances: int = 1000
 
     @property
     def database_url(self) -> str:

@@ -9,7 +9,9 @@ from typing import Any
 from cityhub.bus import Change
 from cityhub.ngsild.filters import EntityQuery
 from cityhub.ngsild.hub import Hub
+from cityhub.subscriptions.delivery import Deliverer
 from cityhub.subscriptions.matcher import CONSUMER, Matcher
+from cityhub.subscriptions.outbox import outbox_store
 from cityhub.subscriptions.store import SubscriptionStore, subscription_store
 
 
@@ -37,6 +39,11 @@ def install(hub: Hub) -> Subscriptions:
         return (await hub.entities.query(tenant, query)).entities
 
     matcher.periodic_query = periodic_query
+    deliverer = Deliverer(outbox_store(hub.storage), hub.settings)
+    hub.extras["deliverer"] = deliverer
+    matcher.on_queued = deliverer.wake
+    hub.tasks.append(deliverer.run)
+    hub.closers.append(deliverer.close)
     hub.feed(CONSUMER, matcher.handle)
     hub.starters.append(matcher.reload)
     hub.tasks.append(matcher.watch)

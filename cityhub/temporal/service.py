@@ -1,0 +1,305 @@
+"""The temporal service: reads (instances, cuts, aggregation periods) and temporal writes.
+
+Reads wait until the recorder has handled every change this process has published, so a
+temporal read right after a write sees it. A response holds at most
+``temporal_max_instances`` instances per attribute; a longer history is cut at one instant for
+every attribute (forwards, or backwards with ``lastN``), and the route answers 206 with a
+``Content-Range: date-time <start>-<end>/<size>`` header (GS CIM 009 clause 6.3.10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cityhub.bus import Change, ChangeBus
+from cityhub.bus.feed import ChangeFeed
+from cityhub.errors import BadRequestData, NonexistentTenant, ResourceNotFound
+from cityhub.ngsild.filters import types_match
+from cityhub.storage.base import Storage
+from cityhub.temporal.model import (
+    AFTER,
+    BEFORE,
+    BETWEEN,
+    EntityRow,
+    InstanceRow,
+    Series,
+    TimeFilter,
+    WriteBatch,
+    add_months,
+    iso,
+    to_micros,
+)
+from cityhub.temporal.params import AGGREGATED, TemporalQuery
+from cityhub.temporal.recorder import rows_of
+from cityhub.temporal.render import PeriodOf, TemporalEntity
+from cityhub.temporal.store import Cursor, Periods, Stored, TemporalStore
+
+log = logging.getLogger(__name__)
+
+FEED = "temporal"
+_MAX_PERIODS = 100_000  # calendar periods (P1M...) one aggregation may span
+_SETTLE_S = 2.0  # longest a read waits for the recorder to catch up
+
+
+@dataclass(slots=True)
+class TemporalResult:
+    """Entities with their history, how periods map to times, and the cut if any."""
+
+    entities: list[TemporalEntity] = field(default_factory=list)
+    period_of: PeriodOf | None = None
+    content_range: str | None = None
+    count: int | None = None
+
+
+class TemporalService:
+    """The temporal API over one :class:`TemporalStore`."""
+
+    def __init__(self, store: TemporalStore, storage: Storage, max_instances: int) -> None:
+        self.store = store
+        self.storage = storage
+        self.max_instances = max(1, max_instances)
+        self.feed: ChangeFeed | None = None
+        self._published = 0  # highest change seq published in this process
+
+    # --- recording ----------------------------------------------------------------------
+
+    def watch(self, bus: ChangeBus) -> None:
+        """Remember the latest change published, to wait for it before reading."""
+
+        def seen(changes: Sequence[Change]) -> None:
+            self._published = max(self._published, max(c.seq for c in changes))
+
+        bus.subscribe(seen)
+
+    async def record(self, changes: list[Change], old: int, new: int) -> None:
+        """The change-log consumer: the changes' rows and the cursor, in one transaction."""
+        cursor: Cursor = (FEED, old, new)
+        await self.store.write(rows_of(changes), cursor)
+
+    async def settle(self) -> None:
+        """Wait (briefly) until every change published here is recorded."""
+        if self.feed is not None and self.feed.cursor < self._published:
+            await self.feed.caught_up(self._published, within_s=_SETTLE_S)
+
+    async def check_tenant(self, tenant: str) -> None:
+        """NonexistentTenant for a tenant with neither entities nor temporal data."""
+        if tenant and not (
+            await self.storage.tenant_exists(tenant) or await self.store.has_tenant(tenant)
+        ):
+            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def retrieve(self, tenant: str, entity_id: str, query: TemporalQuery) -> TemporalResult:
+        """One entity's temporal representation (ResourceNotFound if it has none)."""
+        await self.settle()
+        await self.check_tenant(tenant)
+        rows = await self.store.entities(tenant, [entity_id])
+        if not rows:
+            raise ResourceNotFound(f"no temporal representation of entity {entity_id}")
+        return await self._read(tenant, rows, query)
+
+    async def query(self, tenant: str, query: TemporalQuery) -> TemporalResult:
+        """The temporal representations of the entities a query selects, one page."""
+        await self.settle()
+        await self.check_tenant(tenant)
+        rows = [r for r in await self.store.entities(tenant, query.ids) if _selected(r, query)]
+        if query.attrs is not None:
+            series = await self.store.series(tenant, [r.entity_id for r in rows], query.attrs)
+            having = {s.entity_id for s in series}
+            rows = [r for r in rows if r.entity_id in having]
+        page = rows[query.offset : query.offset + query.limit]
+        result = await self._read(tenant, page, query) if page else TemporalResult()
+        result.count = len(rows) if query.count else None
+        return result
+
+    async def _read(
+        self, tenant: str, rows: list[EntityRow], query: TemporalQuery
+    ) -> TemporalResult:
+        ids = [r.entity_id for r in rows]
+        tenant_series = await self.store.series(tenant, ids, query.attrs) if ids else []
+        sids = [s.sid for s in tenant_series]
+        result = TemporalResult()
+        if query.fmt == AGGREGATED:
+            buckets, result.period_of = await self._aggregate(sids, query.tf, query)
+            by_entity: dict[str, list[tuple[Series, list[Stored]]]] = {}
+            for s in tenant_series:
+                by_entity.setdefault(s.entity_id, []).append((s, []))
+            result.entities = [
+                TemporalEntity(r, by_entity.get(r.entity_id, []), buckets) for r in rows
+            ]
+            return result
+        found, result.content_range = await self._instances(sids, query)
+        by_entity = {}
+        for s in tenant_series:
+            by_entity.setdefault(s.entity_id, []).append((s, found.get(s.sid, [])))
+        result.entities = [TemporalEntity(r, by_entity.get(r.entity_id, []), {}) for r in rows]
+        return result
+
+    async def _instances(
+        self, sids: list[int], query: TemporalQuery
+    ) -> tuple[dict[int, list[Stored]], str | None]:
+        """Instances per series, cut to the page size at one instant; the Content-Range."""
+        backwards = query.last_n is not None
+        cap = self.max_instances
+        if query.last_n is not None and query.last_n <= cap:
+            # lastN asks for a shorter history than a page holds: nothing is ever cut
+            return await self.store.instances(sids, query.tf, query.last_n, True), None
+        found = await self.store.instances(sids, query.tf, cap + 1, backwards)
+        cut = [stored for stored in found.values() if len(stored) > cap]
+        if not cut:
+            return found, None
+        if backwards:
+            # keep the newest ``cap`` of each cut series; every series from that instant on
+            edge = max(stored[-cap].time for stored in cut)
+            kept = {sid: [i for i in stored if i.time >= edge] for sid, stored in found.items()}
+        else:
+            edge = min(stored[cap - 1].time for stored in cut)
+            kept = {sid: [i for i in stored if i.time <= edge] for sid, stored in found.items()}
+        times = [i.time for stored in kept.values() for i in stored]
+        return kept, _content_range(query, min(times), max(times))
+
+    async def _aggregate(
+        self, sids: list[int], tf: TimeFilter, query: TemporalQuery
+    ) -> tuple[dict[int, list[Any]], PeriodOf]:
+        """Aggregates per series and period (SQL), and the times of each period."""
+        span = await self.store.time_span(sids, tf) if sids else None
+        if span is None:
+            return {}, lambda i: (iso(0), iso(0))
+        first, last = span
+        origin = tf.time_at if tf.timerel in (AFTER, BETWEEN) and tf.time_at is not None else first
+        end = tf.high if tf.high is not None else last + 1
+        period = query.period
+        if period.zero:
+            periods = Periods(origin, bounds=(origin, end))
+        elif period.months == 0:
+            periods = Periods(origin, width=period.micros)
+        else:
+            bounds = [origin]
+            while bounds[-1] < end:
+                if len(bounds) > _MAX_PERIODS:
+                    raise BadRequestData("aggrPeriodDuration is too short for the time range")
+                bounds.append(add_months(bounds[-1], period.months) + period.micros)
+            periods = Periods(origin, bounds=tuple(bounds))
+        found: dict[int, list[Any]] = {}
+        for bucket in await self.store.aggregate(sids, tf, periods, query.methods):
+            found.setdefault(bucket[0], []).append(bucket)
+        return found, _period_function(periods, last)
+
+    # --- writes -------------------------------------------------------------------------
+
+    async def entity(self, tenant: str, entity_id: str) -> EntityRow:
+        """A temporal entity record, or ResourceNotFound."""
+        rows = await self.store.entities(tenant, [entity_id])
+        if not rows:
+            raise ResourceNotFound(f"no temporal representation of entity {entity_id}")
+        return rows[0]
+
+    async def upsert(self, tenant: str, row: EntityRow, instances: list[InstanceRow]) -> bool:
+        """Create a temporal entity or add to it; True if it was created."""
+        existing = await self.store.entities(tenant, [row.entity_id])
+        if existing:
+            old = existing[0]
+            row.created_at = old.created_at
+            row.types = list(dict.fromkeys([*old.types, *row.types]))
+            if row.scope is None:
+                row.scope = old.scope
+        await self.store.write(WriteBatch([(tenant, row)], [(tenant, i) for i in instances]))
+        return not existing
+
+    async def append(self, tenant: str, entity_id: str, instances: list[InstanceRow]) -> None:
+        """Add instances to an existing temporal entity."""
+        row = await self.entity(tenant, entity_id)
+        row.modified_at = now_iso()
+        await self.store.write(WriteBatch([(tenant, row)], [(tenant, i) for i in instances]))
+
+    async def series_of(self, tenant: str, entity_id: str, attr: str) -> list[Series]:
+        """The series of one attribute of an existing temporal entity (404 if none)."""
+        await self.entity(tenant, entity_id)
+        series = await self.store.series(tenant, [entity_id], [attr])
+        if not series:
+            raise ResourceNotFound(f"entity {entity_id} has no history of attribute {attr}")
+        return series
+
+
+def now_iso() -> str:
+    """The current time as an NGSI-LD DateTime."""
+    return iso(to_micros(datetime.now(UTC)) // 1000 * 1000)
+
+
+def _selected(row: EntityRow, query: TemporalQuery) -> bool:
+    if query.types is not None and not types_match(query.types, row.types):
+        return False
+    return query.id_pattern is None or query.id_pattern.fullmatch(row.entity_id) is not None
+
+
+def _content_range(query: TemporalQuery, oldest: int, newest: int) -> str:
+    """``date-time <start>-<end>/<size>``: backwards (lastN) from the range's end, else
+    forwards from its start; size is lastN, or ``*``."""
+    tf = query.tf
+    if query.last_n is not None:
+        if tf.timerel == BEFORE and tf.time_at is not None:
+            start = tf.time_at
+        elif tf.timerel == BETWEEN and tf.end_time_at is not None:
+            start = tf.end_time_at
+        else:
+            start = newest
+        return f"date-time {iso(start)}-{iso(oldest)}/{query.last_n}"
+    if tf.timerel in (AFTER, BETWEEN) and tf.time_at is not None:
+        start = tf.time_at
+    else:
+        start = oldest
+    return f"date-time {iso(start)}-{iso(newest)}/*"
+
+
+def _period_function(periods: Periods, last: int) -> PeriodOf:
+    """Period index → (start, end) DateTimes, memoized: every entity and method of a response
+    shares the same periods, and formatting times costs more than the SQL."""
+    if periods.width is not None:
+        width, origin = periods.width, periods.origin
+
+        def bounds_of(i: int) -> tuple[int, int]:
+            return origin + i * width, origin + (i + 1) * width
+
+    elif len(periods.bounds) == 2:
+        start, end = periods.bounds
+        # an open range ends at its latest instance, not one microsecond after it
+        whole = (start, last if end == last + 1 else end)
+
+        def bounds_of(i: int) -> tuple[int, int]:
+            return whole
+
+    else:
+        bounds = periods.bounds
+
+        def bounds_of(i: int) -> tuple[int, int]:
+            return bounds[i], bounds[i + 1]
+
+    memo: dict[int, tuple[str, str]] = {}
+
+    def period_of(i: int) -> tuple[str, str]:
+        found = memo.get(i)
+        if found is None:
+            start, end = bounds_of(i)
+            found = memo[i] = (iso(start), iso(end))
+        return found
+
+    return period_of
+
+
+async def retention_loop(store: TemporalStore, days: int, every_s: float = 3600.0) -> None:
+    """Delete instances observed more than ``days`` ago, every ``every_s`` seconds."""
+    while True:
+        try:
+            cutoff = to_micros(datetime.now(UTC)) - days * 86_400 * 1_000_000
+            pruned = await store.prune(cutoff)
+            if pruned:
+                log.info("temporal retention: pruned %d instances", pruned)
+        except Exception:
+            log.exception("temporal retention pruning failed")
+        await asyncio.sleep(every_s)

@@ -1,0 +1,339 @@
+"""The temporal store on SQLite: writes join the storage's group commit, reads use its pool."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+import orjson
+
+from cityhub.storage.sqlite import SQLiteStorage
+from cityhub.temporal.model import Bucket, EntityRow, Series, TimeFilter, WriteBatch
+from cityhub.temporal.store import (
+    Cursor,
+    Periods,
+    Stored,
+    methods_sql,
+    period_sql,
+    time_column,
+    time_where,
+)
+
+_UPSERT_ENTITY = (
+    "INSERT INTO temporal_entities VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, scope = excluded.scope, "
+    "modified_at = excluded.modified_at, deleted_at = excluded.deleted_at"
+)
+_UPSERT_SERIES = (
+    "INSERT INTO temporal_series (tenant, entity_id, attr, dataset, kind) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant, entity_id, attr, dataset) DO UPDATE SET kind = excluded.kind "
+    "RETURNING sid"
+)
+_INSERT_INSTANCE = "INSERT OR REPLACE INTO temporal_instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_DISTINCT = "count(DISTINCT coalesce(val, num))"
+_PARALLEL_MIN = 64  # series per reader thread before an aggregation is split
+_PRUNE_SLICE = 200  # series per pruning transaction
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+class SQLiteTemporalStore:
+    """Temporal rows in the hub's SQLite database."""
+
+    def __init__(self, storage: SQLiteStorage, readers: int = 4) -> None:
+        self.storage = storage
+        self.readers = max(1, readers)
+
+    async def write(self, batch: WriteBatch, cursor: Cursor | None = None) -> None:
+        """Write the batch (and move ``cursor``) in the writer's next group."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                _UPSERT_ENTITY,
+                [
+                    (
+                        tenant,
+                        e.entity_id,
+                        orjson.dumps(e.types),
+                        orjson.dumps(e.scope) if e.scope is not None else None,
+                        e.created_at,
+                        e.modified_at,
+                        e.deleted_at,
+                    )
+                    for tenant, e in batch.entities
+                ],
+            )
+            sids: dict[tuple[str, str, str, str], int] = {}
+            rows = []
+            for tenant, r in batch.instances:
+                key = (tenant, r.entity_id, r.attr, r.dataset)
+                sid = sids.get(key)
+                if sid is None:
+                    sid = sids[key] = conn.execute(_UPSERT_SERIES, (*key, r.kind)).fetchone()[0]
+                rows.append(
+                    (
+                        sid,
+                        r.observed,
+                        r.instance_id,
+                        r.modified,
+                        r.created,
+                        int(r.deleted),
+                        r.num,
+                        r.val,
+                        orjson.dumps(r.doc),
+                    )
+                )
+            conn.executemany(_INSERT_INSTANCE, rows)
+            if cursor is not None:
+                self.storage.advance(conn, *cursor)
+
+        await self.storage.write(run)
+
+    async def has_tenant(self, tenant: str) -> bool:
+        """True if the tenant has any temporal entity."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            sql = "SELECT 1 FROM temporal_entities WHERE tenant = ? LIMIT 1"
+            return conn.execute(sql, (tenant,)).fetchone() is not None
+
+        found: bool = await self.storage.read(run)
+        return found
+
+    async def entities(self, tenant: str, ids: Collection[str] | None) -> list[EntityRow]:
+        """Temporal entity records, by id."""
+
+        def run(conn: sqlite3.Connection) -> list[EntityRow]:
+            sql = "SELECT * FROM temporal_entities WHERE tenant = ?"
+            params: list[Any] = [tenant]
+            if ids is not None:
+                sql += f" AND id IN ({_marks(list(ids))})"
+                params.extend(ids)
+            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+            return [
+                EntityRow(r[1], orjson.loads(r[2]), orjson.loads(r[3]) if r[3] else None, *r[4:])
+                for r in rows
+            ]
+
+        found: list[EntityRow] = await self.storage.read(run)
+        return found
+
+    async def series(
+        self, tenant: str, entity_ids: Sequence[str], attrs: Collection[str] | None
+    ) -> list[Series]:
+        """The series of some entities."""
+
+        def run(conn: sqlite3.Connection) -> list[Series]:
+            out: list[Series] = []
+            for start in range(0, len(entity_ids), 500):
+                chunk = list(entity_ids[start : start + 500])
+                sql = (
+                    "SELECT sid, entity_id, attr, dataset, kind FROM temporal_series "
+                    f"WHERE tenant = ? AND entity_id IN ({_marks(chunk)})"
+                )
+                params: list[Any] = [tenant, *chunk]
+                if attrs is not None:
+                    sql += f" AND attr IN ({_marks(list(attrs))})"
+                    params.extend(attrs)
+                out.extend(Series(*r) for r in conn.execute(sql + " ORDER BY sid", params))
+            return out
+
+        found: list[Series] = await self.storage.read(run)
+        return found
+
+    async def instances(
+        self, sids: Sequence[int], tf: TimeFilter, limit: int, newest_first: bool
+    ) -> dict[int, list[Stored]]:
+        """Up to ``limit`` instances per series, oldest first."""
+        col = time_column(tf)
+        clauses, params = time_where(tf)
+        where = "".join(f" AND {c}" for c in clauses)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT instance_id, {col}, doc FROM temporal_instances WHERE sid = ?{where} "
+            f"ORDER BY {col} {order} LIMIT ?"
+        )
+
+        def run(conn: sqlite3.Connection) -> dict[int, list[Stored]]:
+            out: dict[int, list[Stored]] = {}
+            for sid in sids:
+                rows = conn.execute(sql, (sid, *params, limit)).fetchall()
+                if newest_first:
+                    rows.reverse()
+                out[sid] = [Stored(sid, r[0], r[1], orjson.loads(r[2])) for r in rows]
+            return out
+
+        found: dict[int, list[Stored]] = await self.storage.read(run)
+        return found
+
+    async def time_span(self, sids: Sequence[int], tf: TimeFilter) -> tuple[int, int] | None:
+        """The earliest and latest time of the instances of ``sids`` within ``tf``."""
+        col = time_column(tf)
+        clauses, params = time_where(tf)
+        where = "".join(f" AND {c}" for c in clauses)
+        # two subqueries: SQLite answers a lone min() or max() from the index, not both
+        one = "SELECT {}(" + col + ") FROM temporal_instances WHERE sid = ?" + where
+        sql = f"SELECT ({one.format('min')}), ({one.format('max')})"
+
+        def run(conn: sqlite3.Connection) -> tuple[int, int] | None:
+            spans = [conn.execute(sql, (sid, *params, sid, *params)).fetchone() for sid in sids]
+            present = [s for s in spans if s[0] is not None]
+            if not present:
+                return None
+            return min(s[0] for s in present), max(s[1] for s in present)
+
+        found: tuple[int, int] | None = await self.storage.read(run)
+        return found
+
+    async def aggregate(
+        self, sids: Sequence[int], tf: TimeFilter, periods: Periods, methods: Sequence[str]
+    ) -> list[Bucket]:
+        """Aggregates per (series, period), grouped in SQL."""
+        col = time_column(tf)
+        bucket, bucket_params = period_sql(tf, periods)
+        clauses, params = time_where(tf)
+        clauses.append(f"{col} >= ?")
+        params.append(periods.origin)
+        where = "".join(f" AND {c}" for c in clauses)
+        sql = (
+            f"SELECT sid, {bucket} AS b, {methods_sql(methods, _DISTINCT)} "
+            f"FROM temporal_instances WHERE sid = ? AND deleted = 0{where} GROUP BY b ORDER BY b"
+        )
+
+        def reader(part: Sequence[int]) -> Callable[[sqlite3.Connection], list[Bucket]]:
+            def run(conn: sqlite3.Connection) -> list[Bucket]:
+                out: list[Bucket] = []
+                for sid in part:
+                    out.extend(conn.execute(sql, (*bucket_params, sid, *params)).fetchall())
+                return out
+
+            return run
+
+        # many series: spread them over the reader threads (SQLite runs without the GIL)
+        size = max(_PARALLEL_MIN, -(-len(sids) // self.readers))
+        parts = [sids[i : i + size] for i in range(0, len(sids), size)]
+        found: list[list[Bucket]] = await asyncio.gather(
+            *(self.storage.read(reader(part)) for part in parts)
+        )
+        return [bucket for part in found for bucket in part]
+
+    async def delete_entity(self, tenant: str, entity_id: str) -> bool:
+        """Drop an entity's temporal record and history."""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            conn.execute(
+                "DELETE FROM temporal_instances WHERE sid IN (SELECT sid FROM temporal_series "
+                "WHERE tenant = ? AND entity_id = ?)",
+                (tenant, entity_id),
+            )
+            conn.execute(
+                "DELETE FROM temporal_series WHERE tenant = ? AND entity_id = ?",
+                (tenant, entity_id),
+            )
+            sql = "DELETE FROM temporal_entities WHERE tenant = ? AND id = ?"
+            return conn.execute(sql, (tenant, entity_id)).rowcount > 0
+
+        done: bool = await self.storage.write(run)
+        return done
+
+    async def delete_series(self, sids: Sequence[int]) -> None:
+        """Drop series with their instances."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM temporal_instances WHERE sid = ?", [(s,) for s in sids])
+            conn.executemany("DELETE FROM temporal_series WHERE sid = ?", [(s,) for s in sids])
+
+        await self.storage.write(run)
+
+    async def find_instance(self, sids: Sequence[int], instance_id: str) -> Stored | None:
+        """One instance by instanceId (scans the series' instances)."""
+
+        def run(conn: sqlite3.Connection) -> Stored | None:
+            for sid in sids:
+                row = conn.execute(
+                    "SELECT observed, doc FROM temporal_instances "
+                    "WHERE sid = ? AND instance_id = ?",
+                    (sid, instance_id),
+                ).fetchone()
+                if row is not None:
+                    return Stored(sid, instance_id, row[0], orjson.loads(row[1]))
+            return None
+
+        found: Stored | None = await self.storage.read(run)
+        return found
+
+    async def replace_instance(
+        self,
+        stored: Stored,
+        observed: int,
+        modified: int,
+        created: int,
+        doc: dict[str, Any],
+        num: float | None,
+        val: str | None,
+    ) -> None:
+        """Replace one instance (its time may change: delete, then insert)."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            self._delete(conn, stored)
+            conn.execute(
+                _INSERT_INSTANCE,
+                (
+                    stored.sid,
+                    observed,
+                    stored.instance_id,
+                    modified,
+                    created,
+                    0,
+                    num,
+                    val,
+                    orjson.dumps(doc),
+                ),
+            )
+
+        await self.storage.write(run)
+
+    @staticmethod
+    def _delete(conn: sqlite3.Connection, stored: Stored) -> None:
+        conn.execute(
+            "DELETE FROM temporal_instances WHERE sid = ? AND observed = ? AND instance_id = ?",
+            (stored.sid, stored.time, stored.instance_id),
+        )
+
+    async def delete_instance(self, stored: Stored) -> None:
+        """Delete one instance."""
+        await self.storage.write(lambda conn: self._delete(conn, stored))
+
+    async def touch(self, tenant: str, entity_id: str, at: str) -> None:
+        """Set a temporal entity's modifiedAt."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE temporal_entities SET modified_at = ? WHERE tenant = ? AND id = ?",
+                (at, tenant, entity_id),
+            )
+
+        await self.storage.write(run)
+
+    async def prune(self, before: int) -> int:
+        """Delete instances observed before ``before``: a range delete per series, a slice of
+        series per transaction so writes keep flowing."""
+
+        def all_sids(conn: sqlite3.Connection) -> list[int]:
+            return [r[0] for r in conn.execute("SELECT sid FROM temporal_series")]
+
+        sids: list[int] = await self.storage.read(all_sids)
+        total = 0
+        for start in range(0, len(sids), _PRUNE_SLICE):
+            chunk = sids[start : start + _PRUNE_SLICE]
+
+            def run(conn: sqlite3.Connection, chunk: list[int] = chunk) -> int:
+                sql = "DELETE FROM temporal_instances WHERE sid = ? AND observed < ?"
+                return sum(conn.execute(sql, (sid, before)).rowcount for sid in chunk)
+
+            done: int = await self.storage.write(run)
+            total += done
+        return total
