@@ -86,7 +86,7 @@ def _projected(view: View, plain: View, tree: Projection, *, pick: bool) -> View
     return replace(view, omit=frozenset(n for n, sub in tree if sub is None), linked=linked)
 
 
-def _attr_list(raw: str | None, ctx: ActiveContext) -> frozenset[str] | None:
+def attr_list(raw: str | None, ctx: ActiveContext) -> frozenset[str] | None:
     """The ``attrs`` parameter as expanded names; id, type, scope... are not attributes."""
     attrs = split_list(raw)
     if not attrs:
@@ -135,7 +135,7 @@ def make_view(request: Request, ctx: ActiveContext) -> View:
     if len({_FORMATS[f] for f in chosen}) > 1:
         raise BadRequestData("options name more than one format")
     resolved = _FORMATS[fmt] if fmt else (_FORMATS[chosen[0]] if chosen else NORMALIZED)
-    attrs = _attr_list(request.query_params.get("attrs"), ctx)
+    attrs = attr_list(request.query_params.get("attrs"), ctx)
     pick = _projection(request, "pick")
     omit = _projection(request, "omit")
     if pick and omit:
@@ -174,7 +174,7 @@ def entity_query(
         scope_q=parse_scope_q(p["scopeQ"]) if p.get("scopeQ") else None,
         order_by=parse_order_by(p["orderBy"], ctx.expand) if p.get("orderBy") else None,
     )
-    query.attrs = _attr_list(p.get("attrs"), ctx)
+    query.attrs = attr_list(p.get("attrs"), ctx)
     if any(p.get(k) is not None for k in ("georel", "geometry", "coordinates")):
         query.geo = geo.parse_geoquery(
             p.get("georel"),

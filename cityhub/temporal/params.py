@@ -14,10 +14,10 @@ from starlette.requests import Request
 
 from cityhub.errors import BadRequestData, InvalidRequest, TooManyResults
 from cityhub.ngsild.context import ActiveContext
-from cityhub.ngsild.entity import RESERVED_ATTRIBUTE_NAMES
 from cityhub.ngsild.filters import parse_type_expr
 from cityhub.ngsild.http import options, parse_int, split_list
 from cityhub.ngsild.models import check_entity_id
+from cityhub.ngsild.params import attr_list
 from cityhub.settings import Settings
 from cityhub.temporal.model import (
     AFTER,
@@ -149,7 +149,7 @@ def temporal_query(
         last_n = parse_int(request, "lastN", 0, minimum=1)
     query = TemporalQuery(
         tf=time_filter(request, required=not one_entity and last_n is None),
-        attrs=_attrs(p.get("attrs"), ctx),
+        attrs=attr_list(p.get("attrs"), ctx),
         last_n=last_n,
         fmt=fmt,
         sys_attrs="sysAttrs" in opts,
@@ -179,13 +179,3 @@ def temporal_query(
     if query.limit == 0 and not query.count:
         raise BadRequestData("limit=0 is only allowed with count=true")
     return query
-
-
-def _attrs(raw: str | None, ctx: ActiveContext) -> frozenset[str] | None:
-    names = split_list(raw)
-    if not names:
-        return None
-    reserved = [a for a in names if a in RESERVED_ATTRIBUTE_NAMES]
-    if reserved:
-        raise BadRequestData(f"attrs names entity members, not attributes: {', '.join(reserved)}")
-    return frozenset(ctx.expand(a) for a in names)
