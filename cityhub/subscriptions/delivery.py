@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from cityhub.ngsild.models import now_iso
 from cityhub.settings import Settings
@@ -101,12 +101,28 @@ class Deliverer:
         self._full = False
         self._closed = False
         self._timers: set[asyncio.TimerHandle] = set()  # wake-ups for this worker's retries
-        self._http: httpx.AsyncClient | None = None
+        self._acks: list[OutboxRow] = []  # delivered, not yet recorded
+        self._acking: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._mqtt = MqttPublisher(self.timeout_s)
 
     def wake(self) -> None:
         """Look for due notifications now (the matcher queued some)."""
         self._wake.set()
+
+    def lease(self) -> tuple[int, float] | None:
+        """How many rows the matcher may lease to this deliverer as it queues them."""
+        room = 2 * self.concurrency - len(self._owned)
+        return None if room <= 0 or self._closed else (room, time.time() + self.lease_s)
+
+    def take(self, rows: list[OutboxRow], complete: bool) -> None:
+        """Send rows leased to this deliverer when they were queued."""
+        if self._closed:
+            return  # their lease runs out; another worker, or the next start, sends them
+        for row in rows:
+            self._dispatch(row)
+        if not complete:
+            self.wake()
 
     async def run(self) -> None:
         """Claim and dispatch due notifications until cancelled or closed."""
@@ -138,12 +154,14 @@ class Deliverer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._acking is not None:  # record what was delivered before giving back the rest
+            await asyncio.gather(self._acking, return_exceptions=True)
         for row in list(self._owned.values()):  # unsent, or cut off: claimable again at once
             with contextlib.suppress(Exception):
                 await self.store.release(row)
         self._lanes.clear()
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
         await self._mqtt.close()
 
@@ -186,6 +204,7 @@ class Deliverer:
 
     async def _handle(self, row: OutboxRow) -> OutboxRow | None:
         """Send one row and record the outcome; the subscription's next row if it is due."""
+        delivered = False
         try:
             async with self._limit:
                 if time.time() + self.timeout_s + 1.0 > row.claimed_until or self._closed:
@@ -195,7 +214,9 @@ class Deliverer:
             now = time.time()
             chain_s = None if self._closed else self.lease_s
             if error is None:
-                return await self.store.succeeded(row, now, chain_s=chain_s)
+                delivered = True
+                self._acked(row)
+                return None
             attempts = row.attempts + 1
             retry_at = None
             if attempts < self.max_attempts:
@@ -219,11 +240,39 @@ class Deliverer:
             log.exception("recording the outcome of notification %s failed", row.notification_id)
             return None
         finally:
-            if not self._closed:  # once closed, close() gives back what is left
+            # once closed, close() gives back what is left; a delivered row stays owned until
+            # its delivery is recorded
+            if not self._closed and not delivered:
                 self._owned.pop(row.nid, None)
             if self._full:
                 self._full = False
                 self._wake.set()
+
+    def _acked(self, row: OutboxRow) -> None:
+        """Record a delivery: rows delivered meanwhile are recorded together, in one write."""
+        self._acks.append(row)
+        if self._acking is None:
+            self._acking = asyncio.get_running_loop().create_task(self._record_acks())
+
+    async def _record_acks(self) -> None:
+        try:
+            while self._acks:
+                rows, self._acks = self._acks, []
+                chain_s = None if self._closed else self.lease_s
+                try:
+                    nxt = await self.store.succeeded(rows, time.time(), chain_s=chain_s)
+                except Exception:  # the leases run out and the rows are sent again
+                    log.exception("recording %d delivered notifications failed", len(rows))
+                    nxt = []
+                for row in rows:
+                    self._owned.pop(row.nid, None)
+                for row in nxt:
+                    self._dispatch(row)
+                if self._full:
+                    self._full = False
+                    self._wake.set()
+        finally:
+            self._acking = None
 
     # --- sending ------------------------------------------------------------------------
 
@@ -241,7 +290,7 @@ class Deliverer:
             return f"unsupported endpoint URI scheme: {safe_uri(uri)}"
         except TimeoutError:
             return f"no answer within {self.timeout_s:g} s"
-        except httpx.HTTPError as err:
+        except aiohttp.ClientError as err:
             return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         except (MqttDeliveryError, OSError) as err:
             return str(err) or type(err).__name__
@@ -251,27 +300,18 @@ class Deliverer:
 
     async def _post(self, uri: str, headers: dict[str, str], body: bytes) -> str | None:
         if self._http is None:
-            self._http = httpx.AsyncClient(
-                http1=True,
-                timeout=httpx.Timeout(self.timeout_s),
-                limits=httpx.Limits(
-                    max_connections=self.concurrency,
-                    max_keepalive_connections=self.concurrency,
-                ),
-                follow_redirects=False,
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 trust_env=False,
             )
-        async with self._http.stream("POST", uri, content=body, headers=headers) as resp:
-            if 200 <= resp.status_code < 300:
-                await resp.aread()  # read it all, so the connection is kept for the next one
+        async with self._http.post(uri, data=body, headers=headers, allow_redirects=False) as resp:
+            if 200 <= resp.status < 300:
+                await resp.read()  # read it all, so the connection is kept for the next one
                 return None
-            text = b""
-            async for chunk in resp.aiter_bytes():
-                text += chunk
-                if len(text) >= _ERROR_TEXT:
-                    break
-        detail = text[:_ERROR_TEXT].decode("utf-8", "replace").strip()
-        return f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
+            text = await resp.content.read(_ERROR_TEXT)
+        detail = text.decode("utf-8", "replace").strip()
+        return f"HTTP {resp.status}" + (f": {detail}" if detail else "")
 
     async def _publish(self, row: OutboxRow, uri: str, body: bytes) -> None:
         broker, topic, qos = parse_endpoint(uri, row.endpoint.get("notifierInfo"))

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -28,7 +28,14 @@ from cityhub.ngsild.filters import EntityQuery, entity_matches, types_match
 from cityhub.ngsild.http import JSON_LD, LINK_REL, context_ref
 from cityhub.ngsild.render import KEY_VALUES, View, render_entity
 from cityhub.subscriptions.model import Subscription, compile_subscription, restore_context
-from cityhub.subscriptions.store import Queued, StoredSubscription, SubscriptionStore
+from cityhub.subscriptions.outbox import OutboxRow
+from cityhub.subscriptions.store import (
+    Claim,
+    Cursor,
+    Queued,
+    StoredSubscription,
+    SubscriptionStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,7 @@ class Matcher:
         self.index: dict[str, _TenantIndex] = {}
         self.last_sent: dict[tuple[str, str], float] = {}  # throttling: monotonic seconds
         self.next_due: dict[tuple[str, str], float] = {}  # periodic subscriptions
-        self.on_queued: Callable[[], None] = lambda: None
+        self.outlet: Outlet = _NoOutlet()
         self.periodic_query: Callable[[str, EntityQuery], Any] | None = None
         self._version: tuple[int, str] | None = None
 
@@ -98,9 +105,13 @@ class Matcher:
     async def handle(self, changes: list[Change], old: int, new: int) -> None:
         """Queue the notifications of ``changes`` and move the cursor, in one transaction."""
         rows = self.notifications(changes) if self.by_tenant else []
-        await self.store.enqueue(rows, (CONSUMER, old, new))
+        await self._queue(rows, (CONSUMER, old, new))
+
+    async def _queue(self, rows: list[Queued], cursor: Cursor | None) -> None:
+        claim = self.outlet.lease() if rows else None
+        taken = await self.store.enqueue(rows, cursor, claim)
         if rows:
-            self.on_queued()
+            self.outlet.take(taken, len(taken) < (claim[0] if claim else 0))
 
     def notifications(self, changes: list[Change]) -> list[Queued]:
         """One notification per subscription concerned by ``changes``, in their order."""
@@ -154,8 +165,26 @@ class Matcher:
                 if entities:
                     rows.append(queued(sub, [render_entity(e, view_of(sub)) for e in entities]))
         if rows:
-            await self.store.enqueue(rows, None)
-            self.on_queued()
+            await self._queue(rows, None)
+
+
+class Outlet(Protocol):
+    """Where queued notifications go next: the deliverer of this process."""
+
+    def lease(self) -> Claim | None:
+        """How many notifications it can take now, leased until when (None: none)."""
+
+    def take(self, rows: list[OutboxRow], complete: bool) -> None:
+        """Send ``rows`` (leased by the queueing transaction); unless ``complete``, more
+        queued rows may be due and waiting to be claimed."""
+
+
+class _NoOutlet:
+    def lease(self) -> Claim | None:
+        return None
+
+    def take(self, rows: list[OutboxRow], complete: bool) -> None:
+        return None
 
 
 class _TenantIndex:

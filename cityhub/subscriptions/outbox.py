@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,8 +59,8 @@ _FAIL = (
 _RELEASE = "UPDATE outbox SET claimed_until = 0 WHERE nid = ? AND claimed_until = ?"
 _SENT = (
     "INSERT INTO subscription_status (tenant, id, times_sent, last_notification, last_success) "
-    "VALUES (?, ?, 1, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
-    "times_sent = subscription_status.times_sent + 1, "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
+    "times_sent = subscription_status.times_sent + excluded.times_sent, "
     "last_notification = excluded.last_notification, last_success = excluded.last_success"
 )
 _FAILED = (
@@ -132,10 +133,10 @@ class OutboxStore(Protocol):
         """Lease up to ``limit`` due subscription heads, oldest first."""
 
     async def succeeded(
-        self, row: OutboxRow, now: float, *, chain_s: float | None
-    ) -> OutboxRow | None:
-        """Delete a delivered row and count it; with a lease ``chain_s``, claim the
-        subscription's next row if it is due."""
+        self, rows: list[OutboxRow], now: float, *, chain_s: float | None
+    ) -> list[OutboxRow]:
+        """Delete delivered rows and count them, in one transaction; with a lease
+        ``chain_s``, claim each one's subscription's next row if it is due (returned)."""
 
     async def failed(
         self,
@@ -242,17 +243,23 @@ class SQLiteOutbox:
         return _row(r, lease) if r is not None else None
 
     async def succeeded(
-        self, row: OutboxRow, now: float, *, chain_s: float | None
-    ) -> OutboxRow | None:
+        self, rows: list[OutboxRow], now: float, *, chain_s: float | None
+    ) -> list[OutboxRow]:
         at = now_iso()
 
-        def run(conn: sqlite3.Connection) -> OutboxRow | None:
-            if conn.execute(_DELETE, (row.nid, row.claimed_until)).rowcount != 1:
-                return None  # lease lost, or the subscription was deleted meanwhile
-            conn.execute(_SENT, (row.tenant, row.sub_id, at, at))
-            return self._next(conn, row, now, chain_s)
+        def run(conn: sqlite3.Connection) -> list[OutboxRow]:
+            sent: Counter[tuple[str, str]] = Counter()
+            nxt: list[OutboxRow] = []
+            for row in rows:
+                if conn.execute(_DELETE, (row.nid, row.claimed_until)).rowcount != 1:
+                    continue  # lease lost, or the subscription was deleted meanwhile
+                sent[row.tenant, row.sub_id] += 1
+                if (claimed := self._next(conn, row, now, chain_s)) is not None:
+                    nxt.append(claimed)
+            conn.executemany(_SENT, [(*key, n, at, at) for key, n in sent.items()])
+            return nxt
 
-        nxt: OutboxRow | None = await self.storage.write(run)
+        nxt: list[OutboxRow] = await self.storage.write(run)
         return nxt
 
     async def failed(
@@ -352,14 +359,23 @@ class PostgresOutbox:
         return _row(r, lease) if r is not None else None
 
     async def succeeded(
-        self, row: OutboxRow, now: float, *, chain_s: float | None
-    ) -> OutboxRow | None:
+        self, rows: list[OutboxRow], now: float, *, chain_s: float | None
+    ) -> list[OutboxRow]:
         at = now_iso()
+        sent: Counter[tuple[str, str]] = Counter()
+        nxt: list[OutboxRow] = []
         async with self.storage.transaction() as conn:
-            if await conn.execute(_PG[_DELETE], row.nid, row.claimed_until) != "DELETE 1":
-                return None
-            await conn.execute(_PG[_SENT], row.tenant, row.sub_id, at, at)
-            return await self._next(conn, row, now, chain_s)
+            for row in rows:
+                if await conn.execute(_PG[_DELETE], row.nid, row.claimed_until) != "DELETE 1":
+                    continue
+                sent[row.tenant, row.sub_id] += 1
+                if (claimed := await self._next(conn, row, now, chain_s)) is not None:
+                    nxt.append(claimed)
+            # in key order, so two workers' transactions never wait on each other in a cycle
+            await conn.executemany(
+                _PG[_SENT], [(*key, n, at, at) for key, n in sorted(sent.items())]
+            )
+        return nxt
 
     async def failed(
         self,

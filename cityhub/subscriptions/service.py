@@ -41,7 +41,7 @@ def install(hub: Hub) -> Subscriptions:
     matcher.periodic_query = periodic_query
     deliverer = Deliverer(outbox_store(hub.storage), hub.settings)
     hub.extras["deliverer"] = deliverer
-    matcher.on_queued = deliverer.wake
+    matcher.outlet = deliverer
     hub.tasks.append(deliverer.run)
     hub.closers.append(deliverer.close)
     hub.feed(CONSUMER, matcher.handle)

@@ -16,6 +16,8 @@ import orjson
 
 from cityhub.errors import AlreadyExists
 from cityhub.storage.base import Storage
+from cityhub.storage.postgres import numbered
+from cityhub.subscriptions.outbox import OutboxRow
 
 
 @dataclass(slots=True)
@@ -41,6 +43,17 @@ class Queued:
 
 
 Cursor = tuple[str, int, int]  # consumer name, from, to
+Claim = tuple[int, float]  # at most this many heads, leased until then
+
+_INSERT = (
+    "INSERT INTO outbox (tenant, sub_id, notification_id, endpoint, body, created_at, next_at, "
+    "claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING nid"
+)
+_LIVE = "SELECT 1 FROM outbox WHERE tenant = ? AND sub_id = ? AND dead = 0 LIMIT 1"
+
+
+def _claimed(r: Queued, nid: int, now: float, lease: float) -> OutboxRow:
+    return OutboxRow(nid, r.tenant, r.sub_id, r.notification_id, r.endpoint, r.body, now, 0, lease)
 
 
 class SubscriptionStore(Protocol):
@@ -72,8 +85,14 @@ class SubscriptionStore(Protocol):
     async def status(self, tenant: str, sub_id: str) -> dict[str, Any]:
         """timesSent, timesFailed, lastNotification, lastSuccess, lastFailure (set ones)."""
 
-    async def enqueue(self, rows: list[Queued], cursor: Cursor | None) -> None:
-        """Queue notifications, moving the consumer cursor in the same transaction."""
+    async def enqueue(
+        self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
+    ) -> list[OutboxRow]:
+        """Queue notifications, moving the consumer cursor in the same transaction.
+
+        With ``claim`` (how many, leased until when), a notification that heads its
+        subscription's queue is leased to the caller right away and returned, saving the
+        deliverer a claim (one write) per notification; the others wait for their turn."""
 
 
 _STATUS_COLUMNS = (
@@ -183,23 +202,29 @@ class SQLiteSubscriptionStore:
 
         return _status(await self.storage.read(run))
 
-    async def enqueue(self, rows: list[Queued], cursor: Cursor | None) -> None:
+    async def enqueue(
+        self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
+    ) -> list[OutboxRow]:
         now = time.time()
+        room, lease = claim or (0, 0.0)
         values = [
             (r.tenant, r.sub_id, r.notification_id, orjson.dumps(r.endpoint), r.body, now, now)
             for r in rows
         ]
 
-        def run(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO outbox (tenant, sub_id, notification_id, endpoint, body, "
-                "created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
+        def run(conn: sqlite3.Connection) -> list[OutboxRow]:
+            taken: list[OutboxRow] = []
+            for r, v in zip(rows, values, strict=True):
+                head = len(taken) < room and conn.execute(_LIVE, v[:2]).fetchone() is None
+                nid = conn.execute(_INSERT, (*v, lease if head else 0.0)).fetchone()[0]
+                if head:
+                    taken.append(_claimed(r, nid, now, lease))
             if cursor is not None:
                 self.storage.advance(conn, *cursor)
+            return taken
 
-        await self.storage.write(run)
+        taken: list[OutboxRow] = await self.storage.write(run)
+        return taken
 
 
 class PostgresSubscriptionStore:
@@ -287,16 +312,36 @@ class PostgresSubscriptionStore:
             )
         return _status(row)
 
-    async def enqueue(self, rows: list[Queued], cursor: Cursor | None) -> None:
+    async def enqueue(
+        self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
+    ) -> list[OutboxRow]:
         now = time.time()
+        room, lease = claim or (0, 0.0)
+        taken: list[OutboxRow] = []
         async with self.storage.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO outbox (tenant, sub_id, notification_id, endpoint, body, "
-                "created_at, next_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                [(r.tenant, r.sub_id, r.notification_id, r.endpoint, r.body, now) for r in rows],
-            )
+            if room:  # a row's own insert decides, so a head is never taken twice
+                for r in rows:
+                    head = len(taken) < room and not await conn.fetchval(
+                        _PG_LIVE, r.tenant, r.sub_id
+                    )
+                    nid = await conn.fetchval(
+                        _PG_INSERT, *_pg_values(r, now), lease if head else 0.0
+                    )
+                    if head:
+                        taken.append(_claimed(r, nid, now, lease))
+            else:
+                await conn.executemany(_PG_INSERT, [(*_pg_values(r, now), 0.0) for r in rows])
             if cursor is not None:
                 await self.storage.advance(conn, *cursor)
+        return taken
+
+
+_PG_INSERT = numbered(_INSERT)
+_PG_LIVE = "SELECT EXISTS (" + numbered(_LIVE) + ")"
+
+
+def _pg_values(r: Queued, now: float) -> tuple[Any, ...]:
+    return (r.tenant, r.sub_id, r.notification_id, r.endpoint, r.body, now, now)
 
 
 def _stored(row: Any, doc: dict[str, Any]) -> StoredSubscription:

@@ -126,7 +126,7 @@ async def test_failure_is_recorded_with_its_reason(storage: Storage, settings: S
             await asyncio.sleep(0.05)
     [row] = rows
     assert row["attempts"] == 1 and row["dead"] == 0 and row["claimed_until"] == 0
-    assert "ConnectError" in row["last_error"]
+    assert "ClientConnectorError" in row["last_error"]
     assert 20 < row["next_at"] - time.time() <= 36  # 30 s ±20 %
 
 
@@ -161,7 +161,7 @@ async def test_dead_or_hanging_endpoint_does_not_delay_healthy_ones(
         assert sorted(_ids(receiver.requests)) == sorted(b["id"] for b in healthy)
         errors = {r["last_error"] for r in rows if r["attempts"]}
         assert "no answer within 2 s" in errors
-        assert any("ConnectError" in (e or "") for e in errors)
+        assert any("ClientConnectorError" in (e or "") for e in errors)
     finally:
         await hanging.stop()
 
