@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
@@ -18,6 +19,7 @@ from cityhub.ngsild.filters import parse_type_expr
 from cityhub.ngsild.http import options, parse_int, split_list
 from cityhub.ngsild.models import check_entity_id
 from cityhub.ngsild.params import attr_list
+from cityhub.ngsild.render import CONCISE
 from cityhub.settings import Settings
 from cityhub.temporal.model import (
     AFTER,
@@ -35,6 +37,7 @@ from cityhub.temporal.model import (
 NORMALIZED, TEMPORAL_VALUES, AGGREGATED = "normalized", "temporalValues", "aggregatedValues"
 _FORMATS = {
     "normalized": NORMALIZED,
+    "concise": CONCISE,
     "temporalValues": TEMPORAL_VALUES,
     "simplified": TEMPORAL_VALUES,
     "keyValues": TEMPORAL_VALUES,
@@ -61,6 +64,61 @@ class TemporalQuery:
     limit: int = 20
     offset: int = 0
     count: bool = False
+
+
+_TEMPORAL_Q = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN")
+_AGGREGATION = ("aggrMethods", "aggrPeriodDuration")
+
+
+def params_of_query(body: Any) -> dict[str, str]:
+    """The query parameters a POST /temporal/entityOperations/query ``Query`` body stands for
+    (GS CIM 009 clause 5.2.23: ``entities``, ``attrs``, ``q``, ``geoQ``, ``scopeQ``, ``lang``,
+    ``temporalQ``; aggregation parameters may come in the body or the URL)."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
+    out: dict[str, str] = {}
+    selectors = body.get("entities")
+    if selectors is not None:
+        if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+            raise BadRequestData("entities must be an array of EntitySelector objects")
+        parts: dict[str, list[str]] = {"id": [], "idPattern": [], "type": []}
+        for sel in selectors:
+            for member, found in parts.items():
+                if member in sel:
+                    if not isinstance(sel[member], str):
+                        raise BadRequestData(f"EntitySelector {member} must be a string")
+                    found.append(sel[member])
+        if parts["id"]:
+            out["id"] = ",".join(parts["id"])
+        if parts["idPattern"]:
+            out["idPattern"] = "|".join(f"(?:{x})" for x in parts["idPattern"])
+        if parts["type"]:
+            out["type"] = ",".join(f"({t})" if "," in t or ";" in t else t for t in parts["type"])
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise BadRequestData("attrs must be an array of attribute names")
+        out["attrs"] = ",".join(attrs)
+    for member in ("q", "scopeQ", "lang"):
+        if member in body:
+            out[member] = str(body[member])
+    if "geoQ" in body:
+        raise BadRequestData("geoQ is not supported on temporal requests")
+    temporal = body.get("temporalQ", {})
+    if not isinstance(temporal, dict):
+        raise BadRequestData("temporalQ must be an object")
+    for name in _TEMPORAL_Q:
+        if name in temporal:
+            out[name] = _param(temporal[name])
+    for name in _AGGREGATION:
+        for source in (temporal, body):
+            if name in source:
+                out[name] = _param(source[name])
+    return out
+
+
+def _param(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def time_filter(request: Request, *, required: bool) -> TimeFilter:
@@ -101,7 +159,7 @@ def _representation(request: Request) -> tuple[str, set[str]]:
     fmt = request.query_params.get("format")
     if fmt is not None and fmt not in _FORMATS:
         raise InvalidRequest(
-            f"unknown format {fmt!r}; use normalized, temporalValues or aggregatedValues"
+            f"unknown format {fmt!r}; use normalized, concise, temporalValues or aggregatedValues"
         )
     unknown = opts - set(_FORMATS) - _OTHER_OPTIONS
     if unknown:

@@ -2,6 +2,7 @@
 
 * normalized: every attribute is an array of its instances (each with ``instanceId``), oldest
   first; a deleted instance shows ``"value": "urn:ngsi-ld:null"`` and ``deletedAt``;
+* concise (clause 4.5.21): the same instances without the ``type`` their value member tells;
 * temporalValues (simplified): per datasetId ``{"type", "values": [[value, time], ...]}``
   (``objects`` for relationships, ``languageMaps``, ``jsons``, ``valueLists``,
   ``objectLists``, ``vocabs`` for the other types);
@@ -31,7 +32,7 @@ from cityhub.ngsild.entity import (
     VOCAB_PROPERTY,
     value_of,
 )
-from cityhub.ngsild.render import View, render_instance
+from cityhub.ngsild.render import CONCISE, View, render_instance
 from cityhub.temporal.model import DELETED_AT, OBSERVED_AT, Bucket, EntityRow, Series, iso
 from cityhub.temporal.params import AGGREGATED, TEMPORAL_VALUES, TemporalQuery
 from cityhub.temporal.store import Stored
@@ -105,9 +106,13 @@ def _normalized(series: Series, stored: Stored, view: View) -> dict[str, Any]:
     doc = stored.doc
     if DELETED_AT in doc:
         out = dict(doc)
+        if view.fmt == CONCISE:
+            out.pop("type", None)
     else:
         inst = {**doc, "datasetId": series.dataset} if series.dataset else doc
-        out = render_instance(inst, view)
+        rendered = render_instance(inst, view)
+        # concise renders a bare value as itself; an instance always has more to say
+        out = rendered if isinstance(rendered, dict) else {"value": rendered}
     if series.dataset:
         out["datasetId"] = series.dataset
     out["instanceId"] = stored.instance_id

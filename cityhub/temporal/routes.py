@@ -7,7 +7,7 @@ import contextlib
 import gc
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,9 +26,9 @@ from cityhub.ngsild.http import (
     tenant_of,
 )
 from cityhub.ngsild.hub import hub_of
-from cityhub.ngsild.render import View
+from cityhub.ngsild.render import CONCISE, NORMALIZED, View
 from cityhub.temporal.model import EntityRow, InstanceRow, micros_of
-from cityhub.temporal.params import temporal_query
+from cityhub.temporal.params import params_of_query, temporal_query
 from cityhub.temporal.recorder import instance_row
 from cityhub.temporal.render import render_temporal
 from cityhub.temporal.service import TemporalResult, TemporalService, now_iso
@@ -96,7 +96,9 @@ def _render(
     result: TemporalResult, request: Request, ctx: ActiveContext, query: Any, *, one: bool
 ) -> Response:
     mt = accepted(request)
-    view = View(ctx=ctx, sys_attrs=query.sys_attrs)
+    view = View(
+        ctx=ctx, sys_attrs=query.sys_attrs, fmt=CONCISE if query.fmt == CONCISE else NORMALIZED
+    )
     bodies = [render_temporal(e, query, view, result.period_of) for e in result.entities]
     headers: dict[str, str] = {}
     if result.count is not None:
@@ -113,11 +115,26 @@ async def query_temporal(request: Request) -> Response:
     """GET /temporal/entities."""
     hub = hub_of(request)
     ctx = await query_context(request, hub.contexts)
-    query = temporal_query(request, ctx, hub.settings, one_entity=False)
+    return await _query(request, request, ctx)
+
+
+async def _query(request: Request, params: Request, ctx: ActiveContext) -> Response:
+    query = temporal_query(params, ctx, hub_of(request).settings, one_entity=False)
     accepted(request)
     with _no_gc():
         result = await _service(request).query(tenant_of(request), query)
         return _render(result, request, ctx, query, one=False)
+
+
+async def query_temporal_post(request: Request) -> Response:
+    """POST /temporal/entityOperations/query: the query of GET /temporal/entities as a
+    ``Query`` body (URL parameters such as ``options``, ``limit``, ``count`` still apply)."""
+    hub = hub_of(request)
+    body = await read_json(request, hub.settings.max_body_bytes)
+    ctx = await body_context(request, hub.contexts, body)
+    params = {**request.query_params, **params_of_query(body)}
+    scope = {**request.scope, "query_string": urlencode(params).encode()}
+    return await _query(request, Request(scope), ctx)  # the body's members as GET parameters
 
 
 async def retrieve_temporal(request: Request) -> Response:
@@ -259,9 +276,11 @@ async def delete_instance(request: Request) -> Response:
 
 
 _ENTITY = f"{BASE}/{{entity_id:path}}"
+QUERY = "/ngsi-ld/v1/temporal/entityOperations/query"
 _COLLECTION = {"POST": create_temporal, "GET": query_temporal}
 
 routes = [
+    method_route(QUERY, POST=query_temporal_post),
     method_route(BASE, **_COLLECTION),
     method_route(f"{BASE}/", **_COLLECTION),
     method_route(

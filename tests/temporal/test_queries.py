@@ -199,3 +199,77 @@ async def test_last_n_beyond_the_page_is_cut_backwards(long_history: httpx.Async
     resp = await long_history.get(temporal_url(SENSOR), params={"lastN": "2", "attrs": "a"})
     assert resp.status_code == 200
     assert "Content-Range" not in resp.headers
+
+
+async def test_concise_instances_drop_the_type_their_value_tells(
+    client: httpx.AsyncClient, sensor: dict[str, Any]
+) -> None:
+    resp = await client.get(
+        temporal_url(SENSOR), params={"attrs": "temperature", "options": "concise", "lastN": "2"}
+    )
+    assert resp.status_code == 200, resp.text
+    got = resp.json()["temperature"]
+    assert [i["value"] for i in got] == [4, 10]
+    assert all("type" not in i and i["instanceId"].startswith("urn:") for i in got)
+    assert [i["observedAt"] for i in got] == ["2024-01-01T01:50:00Z", "2024-01-01T03:00:00Z"]
+
+
+async def test_post_query_is_the_get_query_as_a_body(
+    client: httpx.AsyncClient, sensor: dict[str, Any]
+) -> None:
+    other = {"id": "urn:ngsi-ld:Sensor:2", "type": "Sensor", "temperature": instances(READINGS)}
+    assert (await client.post(TEMPORAL, json=other)).status_code == 201
+    window = {"timerel": "before", "timeAt": "2024-01-01T00:40:00Z"}
+    get = await client.get(
+        TEMPORAL, params={"type": "Sensor", "attrs": "temperature", "id": SENSOR, **window}
+    )
+    body = {
+        "type": "Query",
+        "entities": [{"id": SENSOR, "type": "Sensor"}],
+        "attrs": ["temperature"],
+        "temporalQ": window,
+    }
+    post = await client.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert post.status_code == 200, post.text
+    assert post.json() == get.json()
+    assert [i["value"] for i in post.json()[0]["temperature"]] == [1, 2]
+
+
+async def test_post_query_aggregates_with_methods_in_the_body_or_the_url(
+    client: httpx.AsyncClient, sensor: dict[str, Any]
+) -> None:
+    body = {
+        "type": "Query",
+        "entities": [{"type": "Sensor"}],
+        "attrs": ["temperature"],
+        "temporalQ": {
+            "timerel": "between",
+            "timeAt": "2024-01-01T00:00:00Z",
+            "endTimeAt": "2024-01-01T02:00:00Z",
+            "aggrMethods": ["max"],
+            "aggrPeriodDuration": "PT1H",
+        },
+    }
+    url = "/ngsi-ld/v1/temporal/entityOperations/query"
+    resp = await client.post(url, json=body, params={"options": "aggregatedValues"})
+    assert resp.status_code == 200, resp.text
+    assert [m[0] for m in resp.json()[0]["temperature"]["max"]] == [6, 4]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ([], "Query object"),
+        ({"type": "Subscription"}, "Query object"),
+        ({"type": "Query", "entities": [{"type": "Sensor"}]}, "timerel"),
+        ({"type": "Query", "entities": "Sensor", "temporalQ": {}}, "EntitySelector"),
+        ({"type": "Query", "attrs": "temperature"}, "attrs"),
+        ({"type": "Query", "entities": [{"type": 3}]}, "EntitySelector type"),
+        ({"type": "Query", "temporalQ": []}, "temporalQ"),
+    ],
+)
+async def test_post_query_rejects_malformed_bodies(
+    client: httpx.AsyncClient, body: Any, words: str
+) -> None:
+    resp = await client.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
+    assert words in assert_problem(resp, "BadRequestData", 400)["detail"]
