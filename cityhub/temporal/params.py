@@ -14,8 +14,9 @@ from typing import Any
 from starlette.requests import Request
 
 from cityhub.errors import BadRequestData, InvalidRequest, TooManyResults
+from cityhub.ngsild import query as qlang
 from cityhub.ngsild.context import ActiveContext
-from cityhub.ngsild.filters import parse_type_expr
+from cityhub.ngsild.filters import parse_scope_q, parse_type_expr
 from cityhub.ngsild.http import options, parse_int, split_list
 from cityhub.ngsild.models import check_entity_id
 from cityhub.ngsild.params import attr_list
@@ -44,7 +45,8 @@ _FORMATS = {
     "aggregatedValues": AGGREGATED,
 }
 _OTHER_OPTIONS = {"sysAttrs", "count"}
-_UNSUPPORTED = ("q", "georel", "geometry", "coordinates", "scopeQ", "csf", "lang")
+_UNSUPPORTED = ("georel", "geometry", "coordinates", "csf", "lang")
+_ENTITY_QUERY_ONLY = ("q", "scopeQ")  # they select entities: no meaning for one entity
 
 
 @dataclass(slots=True)
@@ -64,6 +66,8 @@ class TemporalQuery:
     limit: int = 20
     offset: int = 0
     count: bool = False
+    q: qlang.QExpr | None = None  # over the instances within the time filter
+    scope_q: tuple[tuple[str, ...], ...] | None = None
 
 
 _TEMPORAL_Q = ("timerel", "timeAt", "endTimeAt", "timeproperty", "lastN")
@@ -197,9 +201,9 @@ def temporal_query(
 ) -> TemporalQuery:
     """A TemporalQuery from the parameters of GET /temporal/entities[/{id}]."""
     p = request.query_params
-    for name in _UNSUPPORTED:
+    for name in _UNSUPPORTED + (_ENTITY_QUERY_ONLY if one_entity else ()):
         if p.get(name) is not None:
-            raise BadRequestData(f"{name} is not supported on temporal requests")
+            raise BadRequestData(f"{name} is not supported on this temporal request")
     fmt, opts = _representation(request)
     methods, period = _aggregation(request, fmt)
     last_n = None
@@ -224,8 +228,16 @@ def temporal_query(
         except re.error as err:
             raise BadRequestData(f"idPattern is not a valid regular expression: {err}") from err
     query.types = parse_type_expr(p["type"], ctx) if p.get("type") else None
-    if query.ids is None and query.id_pattern is None and query.types is None and not query.attrs:
-        raise BadRequestData("give at least one of type, id, idPattern or attrs")
+    query.q = qlang.parse_q(p["q"], ctx.expand) if p.get("q") is not None else None
+    query.scope_q = parse_scope_q(p["scopeQ"]) if p.get("scopeQ") else None
+    if (
+        query.ids is None
+        and query.id_pattern is None
+        and query.types is None
+        and not query.attrs
+        and query.q is None
+    ):
+        raise BadRequestData("give at least one of type, id, idPattern, attrs or q")
     query.limit = parse_int(request, "limit", settings.default_limit)
     query.offset = parse_int(request, "offset", 0)
     count = p.get("count", "true" if "count" in opts else "false")

@@ -19,12 +19,14 @@ from typing import Any
 from cityhub.bus import Change, ChangeBus
 from cityhub.bus.feed import ChangeFeed
 from cityhub.errors import BadRequestData, NonexistentTenant, ResourceNotFound
-from cityhub.ngsild.filters import types_match
+from cityhub.ngsild import query as qlang
+from cityhub.ngsild.filters import EntityQuery, entity_matches, types_match
 from cityhub.storage.base import Storage
 from cityhub.temporal.model import (
     AFTER,
     BEFORE,
     BETWEEN,
+    DELETED_AT,
     EntityRow,
     InstanceRow,
     Series,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 FEED = "temporal"
 _MAX_PERIODS = 100_000  # calendar periods (P1M...) one aggregation may span
 _SETTLE_S = 2.0  # longest a read waits for the recorder to catch up
+_ALL = 2**62  # "no limit" for a store read of instances
 
 
 @dataclass(slots=True)
@@ -113,13 +116,43 @@ class TemporalService:
             series = await self.store.series(tenant, [r.entity_id for r in rows], query.attrs)
             having = {s.entity_id for s in series}
             rows = [r for r in rows if r.entity_id in having]
+        q_attrs: dict[str, dict[str, list[Any]]] = {}
+        if query.q is not None or query.scope_q is not None:
+            rows, q_attrs = await self._filter(tenant, rows, query)
         page = rows[query.offset : query.offset + query.limit]
-        result = await self._read(tenant, page, query) if page else TemporalResult()
+        result = await self._read(tenant, page, query, q_attrs) if page else TemporalResult()
         result.count = len(rows) if query.count else None
         return result
 
-    async def _read(
+    async def _filter(
         self, tenant: str, rows: list[EntityRow], query: TemporalQuery
+    ) -> tuple[list[EntityRow], dict[str, dict[str, list[Any]]]]:
+        """The rows whose scope matches ``scopeQ`` and whose instances within the time filter
+        match ``q`` (clause 5.7.4.4: each comparison holds for some instance of its
+        attribute in the interval); with each entity's instances of the attributes ``q``
+        names, by attribute."""
+        names = sorted(qlang.attribute_names(query.q)) if query.q is not None else []
+        ids = [r.entity_id for r in rows]
+        series = await self.store.series(tenant, ids, names) if names and ids else []
+        found = (
+            await self.store.instances([s.sid for s in series], query.tf, _ALL, False)
+            if series
+            else {}
+        )
+        q_attrs: dict[str, dict[str, list[Any]]] = {}
+        for s in series:
+            docs = [i.doc for i in found.get(s.sid, []) if DELETED_AT not in i.doc]
+            q_attrs.setdefault(s.entity_id, {}).setdefault(s.attr, []).extend(docs)
+        test = EntityQuery(q=query.q, scope_q=query.scope_q)
+        kept = [r for r in rows if entity_matches(test, _as_entity(r, q_attrs.get(r.entity_id)))]
+        return kept, q_attrs
+
+    async def _read(
+        self,
+        tenant: str,
+        rows: list[EntityRow],
+        query: TemporalQuery,
+        q_attrs: dict[str, dict[str, list[Any]]] | None = None,
     ) -> TemporalResult:
         ids = [r.entity_id for r in rows]
         tenant_series = await self.store.series(tenant, ids, query.attrs) if ids else []
@@ -135,6 +168,8 @@ class TemporalService:
             ]
             return result
         found, result.content_range = await self._instances(sids, query)
+        if query.q is not None:
+            _keep_matching(query.q, rows, tenant_series, found, q_attrs or {})
         by_entity = {}
         for s in tenant_series:
             by_entity.setdefault(s.entity_id, []).append((s, found.get(s.sid, [])))
@@ -230,6 +265,35 @@ class TemporalService:
 def now_iso() -> str:
     """The current time as an NGSI-LD DateTime."""
     return iso(to_micros(datetime.now(UTC)) // 1000 * 1000)
+
+
+def _as_entity(row: EntityRow, attrs: dict[str, list[Any]] | None) -> dict[str, Any]:
+    """A temporal entity as the query language sees a stored entity."""
+    return {"id": row.entity_id, "type": row.types, "scope": row.scope, "attrs": attrs or {}}
+
+
+def _keep_matching(
+    q: qlang.QExpr,
+    rows: list[EntityRow],
+    series: list[Series],
+    found: dict[int, list[Stored]],
+    q_attrs: dict[str, dict[str, list[Any]]],
+) -> None:
+    """Keep, of the attributes ``q`` names, the instances with which ``q`` holds (the
+    entity's other attributes standing as in :meth:`TemporalService._filter`)."""
+    names = qlang.attribute_names(q)
+    by_id = {r.entity_id: r for r in rows}
+    test = EntityQuery(q=q)
+    for s in series:
+        if s.attr not in names or s.sid not in found or s.entity_id not in by_id:
+            continue
+        row, others = by_id[s.entity_id], q_attrs.get(s.entity_id, {})
+        found[s.sid] = [
+            i
+            for i in found[s.sid]
+            if DELETED_AT not in i.doc
+            and entity_matches(test, _as_entity(row, {**others, s.attr: [i.doc]}))
+        ]
 
 
 def _selected(row: EntityRow, query: TemporalQuery) -> bool:

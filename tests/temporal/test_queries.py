@@ -273,3 +273,78 @@ async def test_post_query_rejects_malformed_bodies(
 ) -> None:
     resp = await client.post("/ngsi-ld/v1/temporal/entityOperations/query", json=body)
     assert words in assert_problem(resp, "BadRequestData", 400)["detail"]
+
+
+async def _query_q(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    resp = await client.get(TEMPORAL, params={"type": "Sensor", **params})
+    assert resp.status_code == 200, resp.text
+    body: list[dict[str, Any]] = resp.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("params", "temperatures", "statuses"),
+    [
+        ({"q": "temperature>5"}, [6, 10], ["ok", "alarm", "ok"]),
+        ({"q": 'temperature>5;status=="alarm"'}, [6, 10], ["alarm"]),
+        # an instance is kept when q holds with it: here the other branch always holds
+        ({"q": 'temperature==1|status=="alarm"'}, [1, 2, 6, 4, 4, 10], ["ok", "alarm", "ok"]),
+        ({"q": 'temperature==1|status=="missing"'}, [1], ["ok", "alarm", "ok"]),
+        ({"q": "temperature>50"}, None, None),
+        # only the instances within the time filter count
+        ({"q": "temperature>5", "timerel": "before", "timeAt": "2024-01-01T00:40:00Z"}, None, None),
+        (
+            {"q": "temperature<2", "timerel": "before", "timeAt": "2024-01-01T00:40:00Z"},
+            [1],
+            ["ok", "alarm", "ok"],
+        ),
+    ],
+)
+async def test_q_selects_entities_and_instances_within_the_time_filter(
+    client: httpx.AsyncClient,
+    sensor: dict[str, Any],
+    params: dict[str, str],
+    temperatures: list[int] | None,
+    statuses: list[str] | None,
+) -> None:
+    if "timerel" not in params:
+        params = {**params, "timerel": "after", "timeAt": "2023-01-01T00:00:00Z"}
+    found = await _query_q(client, **params)
+    if temperatures is None:
+        assert found == []
+        return
+    assert [e["id"] for e in found] == [SENSOR]
+    assert [i["value"] for i in found[0]["temperature"]] == temperatures
+    assert [i["value"] for i in found[0]["status"]] == statuses
+
+
+async def test_scope_q_selects_temporal_entities_by_scope(client: httpx.AsyncClient) -> None:
+    for n, scope in ((1, "/Seoul/Gangnam"), (2, "/Busan")):
+        body = {
+            "id": f"urn:ngsi-ld:Sensor:s{n}",
+            "type": "Sensor",
+            "scope": scope,
+            "temperature": instances(READINGS[:1]),
+        }
+        assert (await client.post(TEMPORAL, json=body)).status_code == 201
+    found = await _query_q(
+        client, scopeQ="/Seoul/#", timerel="after", timeAt="2023-01-01T00:00:00Z"
+    )
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Sensor:s1"]
+
+
+async def test_q_is_refused_on_one_entity_and_checked_for_syntax(
+    client: httpx.AsyncClient, sensor: dict[str, Any]
+) -> None:
+    resp = await client.get(temporal_url(SENSOR), params={"q": "temperature>5"})
+    assert "q is not supported" in assert_problem(resp, "BadRequestData", 400)["detail"]
+    resp = await client.get(
+        TEMPORAL,
+        params={
+            "type": "Sensor",
+            "q": "temperature>>5",
+            "timerel": "after",
+            "timeAt": "2023-01-01T00:00:00Z",
+        },
+    )
+    assert_problem(resp, "BadRequestData", 400)
