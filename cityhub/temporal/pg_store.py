@@ -14,11 +14,17 @@ from cityhub.errors import StorageError
 from cityhub.storage.postgres import PostgresStorage, numbered
 from cityhub.temporal.model import Bucket, EntityRow, Series, TimeFilter, WriteBatch
 from cityhub.temporal.store import (
+    HOUR,
+    ROLLUP_ADD,
+    ROLLUP_CLEAR,
+    ROLLUP_REBUILD,
     Cursor,
     Periods,
     Stored,
     methods_sql,
     period_sql,
+    rollup_query,
+    rollup_rows,
     time_column,
     time_where,
 )
@@ -43,6 +49,13 @@ _INSERT_INSTANCES = (
     "$9::text[]) u(s, o, i, m, c, d, n, v, doc)"
 )
 _DISTINCT = "count(DISTINCT coalesce(val, num::text))"
+_ROLLUP_ADD = numbered(
+    ROLLUP_ADD.format(
+        lo="LEAST(temporal_hourly.lo, excluded.lo)", hi="GREATEST(temporal_hourly.hi, excluded.hi)"
+    )
+)
+_ROLLUP_CLEAR = numbered(ROLLUP_CLEAR)
+_ROLLUP_REBUILD = numbered(ROLLUP_REBUILD)
 _PRUNE_SLICE = 200  # series per pruning statement
 
 
@@ -103,6 +116,8 @@ class PostgresTemporalStore:
                     for t, r in batch.instances
                 ]
                 await conn.execute(_INSERT_INSTANCES, *([row[i] for row in rows] for i in range(9)))
+                rollup = rollup_rows([(r[0], r[1], bool(r[5]), r[6]) for r in rows])
+                await conn.executemany(_ROLLUP_ADD, rollup)  # in key order: no deadlock
             if cursor is not None:
                 await self.storage.advance(conn, *cursor)
 
@@ -188,8 +203,13 @@ class PostgresTemporalStore:
 
     async def aggregate(
         self, sids: Sequence[int], tf: TimeFilter, periods: Periods, methods: Sequence[str]
-    ) -> list[Bucket]:
-        """Aggregates per (series, period), grouped in SQL."""
+    ) -> dict[int, list[Bucket]]:
+        """Aggregates per (series, period), grouped in SQL (from the hourly rollup when it
+        answers the query)."""
+        rollup = rollup_query(tf, periods, methods, "sid = ANY(?::bigint[])")
+        if rollup is not None:
+            sql, head, tail = rollup
+            return _by_series(await self._fetch(numbered(sql), *head, list(sids), *tail))
         col = time_column(tf)
         bucket, bucket_params = period_sql(tf, periods)
         clauses, params = time_where(tf)
@@ -199,18 +219,20 @@ class PostgresTemporalStore:
             "FROM temporal_instances WHERE sid = ANY(?::bigint[]) AND deleted = 0 "
             f"AND {col} >= ?{where} GROUP BY sid, b ORDER BY sid, b"
         )
-        rows = await self._fetch(sql, *bucket_params, list(sids), periods.origin, *params)
-        return [tuple(r) for r in rows]
+        return _by_series(
+            await self._fetch(sql, *bucket_params, list(sids), periods.origin, *params)
+        )
 
     async def delete_entity(self, tenant: str, entity_id: str) -> bool:
         """Drop an entity's temporal record and history."""
         async with self.storage.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM temporal_instances WHERE sid IN (SELECT sid FROM temporal_series "
-                "WHERE tenant = $1 AND entity_id = $2)",
-                tenant,
-                entity_id,
-            )
+            for table in ("temporal_instances", "temporal_hourly"):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE sid IN (SELECT sid FROM temporal_series "
+                    "WHERE tenant = $1 AND entity_id = $2)",
+                    tenant,
+                    entity_id,
+                )
             await conn.execute(
                 "DELETE FROM temporal_series WHERE tenant = $1 AND entity_id = $2",
                 tenant,
@@ -224,8 +246,8 @@ class PostgresTemporalStore:
     async def delete_series(self, sids: Sequence[int]) -> None:
         """Drop series with their instances."""
         async with self.storage.transaction() as conn:
-            await conn.execute("DELETE FROM temporal_instances WHERE sid = ANY($1)", list(sids))
-            await conn.execute("DELETE FROM temporal_series WHERE sid = ANY($1)", list(sids))
+            for table in ("temporal_instances", "temporal_hourly", "temporal_series"):
+                await conn.execute(f"DELETE FROM {table} WHERE sid = ANY($1)", list(sids))
 
     async def find_instance(self, sids: Sequence[int], instance_id: str) -> Stored | None:
         """One instance by instanceId (scans the series' instances)."""
@@ -248,29 +270,34 @@ class PostgresTemporalStore:
         val: str | None,
     ) -> None:
         """Replace one instance, keeping its series and instanceId."""
-        await self._execute(
-            "UPDATE temporal_instances SET observed = $4, modified = $5, created = $6, "
-            "deleted = 0, num = $7, val = $8, doc = $9 "
-            "WHERE sid = $1 AND observed = $2 AND instance_id = $3",
-            stored.sid,
-            stored.time,
-            stored.instance_id,
-            observed,
-            modified,
-            created,
-            num,
-            val,
-            doc,
-        )
+        async with self.storage.transaction() as conn:
+            await conn.execute(
+                "UPDATE temporal_instances SET observed = $4, modified = $5, created = $6, "
+                "deleted = 0, num = $7, val = $8, doc = $9 "
+                "WHERE sid = $1 AND observed = $2 AND instance_id = $3",
+                stored.sid,
+                stored.time,
+                stored.instance_id,
+                observed,
+                modified,
+                created,
+                num,
+                val,
+                doc,
+            )
+            await _rebuild_at(conn, stored.sid, stored.time, observed)
 
     async def delete_instance(self, stored: Stored) -> None:
         """Delete one instance."""
-        await self._execute(
-            "DELETE FROM temporal_instances WHERE sid = $1 AND observed = $2 AND instance_id = $3",
-            stored.sid,
-            stored.time,
-            stored.instance_id,
-        )
+        async with self.storage.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM temporal_instances "
+                "WHERE sid = $1 AND observed = $2 AND instance_id = $3",
+                stored.sid,
+                stored.time,
+                stored.instance_id,
+            )
+            await _rebuild_at(conn, stored.sid, stored.time)
 
     async def touch(self, tenant: str, entity_id: str, at: str) -> None:
         """Set a temporal entity's modifiedAt."""
@@ -286,10 +313,35 @@ class PostgresTemporalStore:
         sids = [r[0] for r in await self._fetch("SELECT sid FROM temporal_series")]
         total = 0
         for start in range(0, len(sids), _PRUNE_SLICE):
-            status = await self._execute(
-                "DELETE FROM temporal_instances WHERE sid = ANY($1::bigint[]) AND observed < $2",
-                sids[start : start + _PRUNE_SLICE],
-                before,
-            )
+            chunk = sids[start : start + _PRUNE_SLICE]
+            async with self.storage.transaction() as conn:
+                status = await conn.execute(
+                    "DELETE FROM temporal_instances "
+                    "WHERE sid = ANY($1::bigint[]) AND observed < $2",
+                    chunk,
+                    before,
+                )
+                await conn.execute(
+                    "DELETE FROM temporal_hourly WHERE sid = ANY($1::bigint[]) AND hour < $2",
+                    chunk,
+                    before // HOUR,
+                )
+                for sid in chunk:  # the hour cut in two
+                    await _rebuild_at(conn, sid, before)
             total += int(status.split()[-1])
         return total
+
+
+def _by_series(rows: list[Any]) -> dict[int, list[Bucket]]:
+    """Rows ordered by (sid, period) as lists per series."""
+    out: dict[int, list[Bucket]] = {}
+    for r in rows:
+        out.setdefault(r[0], []).append(tuple(r))
+    return out
+
+
+async def _rebuild_at(conn: asyncpg.Connection, sid: int, *times: int) -> None:
+    """Recount the rollup of the hours holding ``times`` of a series from its instances."""
+    for hour in {t // HOUR for t in times if t >= 0}:
+        await conn.execute(_ROLLUP_CLEAR, sid, hour, hour + 1)
+        await conn.execute(_ROLLUP_REBUILD, sid, hour, hour + 1)

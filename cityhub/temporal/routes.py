@@ -80,9 +80,10 @@ def _instances(
 
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a long history renders into millions of small
-    lists, all kept until the response is sent, and the collector would rescan them many
-    times over (it doubles the rendering time); they hold no reference cycles."""
+    """Pause the cyclic garbage collector while rendering (no await inside, so nothing else
+    runs meanwhile): a long history renders into millions of small lists, all kept until the
+    response is sent, and the collector would rescan them many times over (it doubles the
+    rendering time); they hold no reference cycles."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -96,6 +97,13 @@ def _render(
     result: TemporalResult, request: Request, ctx: ActiveContext, query: Any, *, one: bool
 ) -> Response:
     mt = accepted(request)
+    with _no_gc():
+        return _render_body(result, query, mt, ctx, one=one)
+
+
+def _render_body(
+    result: TemporalResult, query: Any, mt: str, ctx: ActiveContext, *, one: bool
+) -> Response:
     view = View(
         ctx=ctx, sys_attrs=query.sys_attrs, fmt=CONCISE if query.fmt == CONCISE else NORMALIZED
     )
@@ -121,9 +129,8 @@ async def query_temporal(request: Request) -> Response:
 async def _query(request: Request, params: Request, ctx: ActiveContext) -> Response:
     query = temporal_query(params, ctx, hub_of(request).settings, one_entity=False)
     accepted(request)
-    with _no_gc():
-        result = await _service(request).query(tenant_of(request), query)
-        return _render(result, request, ctx, query, one=False)
+    result = await _service(request).query(tenant_of(request), query)
+    return _render(result, request, ctx, query, one=False)
 
 
 async def query_temporal_post(request: Request) -> Response:
@@ -144,9 +151,8 @@ async def retrieve_temporal(request: Request) -> Response:
     ctx = await query_context(request, hub.contexts)
     query = temporal_query(request, ctx, hub.settings, one_entity=True)
     accepted(request)
-    with _no_gc():
-        result = await _service(request).retrieve(tenant_of(request), entity_id, query)
-        return _render(result, request, ctx, query, one=True)
+    result = await _service(request).retrieve(tenant_of(request), entity_id, query)
+    return _render(result, request, ctx, query, one=True)
 
 
 async def create_temporal(request: Request) -> Response:

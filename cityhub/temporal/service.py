@@ -221,9 +221,7 @@ class TemporalService:
                     raise BadRequestData("aggrPeriodDuration is too short for the time range")
                 bounds.append(add_months(bounds[-1], period.months) + period.micros)
             periods = Periods(origin, bounds=tuple(bounds))
-        found: dict[int, list[Any]] = {}
-        for bucket in await self.store.aggregate(sids, tf, periods, query.methods):
-            found.setdefault(bucket[0], []).append(bucket)
+        found = await self.store.aggregate(sids, tf, periods, query.methods)
         return found, _period_function(periods, last)
 
     # --- writes -------------------------------------------------------------------------

@@ -12,11 +12,17 @@ import orjson
 from cityhub.storage.sqlite import SQLiteStorage
 from cityhub.temporal.model import Bucket, EntityRow, Series, TimeFilter, WriteBatch
 from cityhub.temporal.store import (
+    HOUR,
+    ROLLUP_ADD,
+    ROLLUP_CLEAR,
+    ROLLUP_REBUILD,
     Cursor,
     Periods,
     Stored,
     methods_sql,
     period_sql,
+    rollup_query,
+    rollup_rows,
     time_column,
     time_where,
 )
@@ -31,14 +37,31 @@ _UPSERT_SERIES = (
     "ON CONFLICT (tenant, entity_id, attr, dataset) DO UPDATE SET kind = excluded.kind "
     "RETURNING sid"
 )
-_INSERT_INSTANCE = "INSERT OR REPLACE INTO temporal_instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# an instance is written once: written again (the same id and time), it changes nothing
+_INSERT_INSTANCE = "INSERT OR IGNORE INTO temporal_instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROLLUP_ADD = ROLLUP_ADD.format(  # SQLite's min(a, b) is NULL when either is
+    lo="min(coalesce(temporal_hourly.lo, excluded.lo), coalesce(excluded.lo, temporal_hourly.lo))",
+    hi="max(coalesce(temporal_hourly.hi, excluded.hi), coalesce(excluded.hi, temporal_hourly.hi))",
+)
 _DISTINCT = "count(DISTINCT coalesce(val, num))"
+_BySeries = dict[int, list[Bucket]]
 _PARALLEL_MIN = 64  # series per reader thread before an aggregation is split
 _PRUNE_SLICE = 200  # series per pruning transaction
 
 
 def _marks(items: Sequence[Any]) -> str:
     return ",".join("?" * len(items))
+
+
+def _rebuild(conn: sqlite3.Connection, sid: int, first: int, end: int) -> None:
+    """Recount the rollup of hours [first, end) of a series from its instances."""
+    conn.execute(ROLLUP_CLEAR, (sid, first, end))
+    conn.execute(ROLLUP_REBUILD, (sid, first, end))
+
+
+def _rebuild_at(conn: sqlite3.Connection, sid: int, *times: int) -> None:
+    for t in {t // HOUR for t in times if t >= 0}:
+        _rebuild(conn, sid, t, t + 1)
 
 
 class SQLiteTemporalStore:
@@ -87,7 +110,13 @@ class SQLiteTemporalStore:
                         orjson.dumps(r.doc),
                     )
                 )
-            conn.executemany(_INSERT_INSTANCE, rows)
+            written = conn.executemany(_INSERT_INSTANCE, rows).rowcount
+            rollup = rollup_rows([(r[0], r[1], bool(r[5]), r[6]) for r in rows])
+            if written == len(rows):
+                conn.executemany(_ROLLUP_ADD, rollup)
+            else:  # some were there already: count from the instances
+                for sid, hour, *_ in rollup:
+                    _rebuild(conn, sid, hour, hour + 1)
             if cursor is not None:
                 self.storage.advance(conn, *cursor)
 
@@ -190,8 +219,26 @@ class SQLiteTemporalStore:
 
     async def aggregate(
         self, sids: Sequence[int], tf: TimeFilter, periods: Periods, methods: Sequence[str]
-    ) -> list[Bucket]:
-        """Aggregates per (series, period), grouped in SQL."""
+    ) -> dict[int, list[Bucket]]:
+        """Aggregates per (series, period), grouped in SQL (from the hourly rollup when it
+        answers the query)."""
+        rollup = rollup_query(tf, periods, methods, "sid = ?")
+        if rollup is not None:
+            sql, head, tail = rollup
+
+            def from_rollup(part: Sequence[int]) -> Callable[[sqlite3.Connection], _BySeries]:
+                def run(conn: sqlite3.Connection) -> _BySeries:
+                    found = (
+                        (sid, conn.execute(sql, (*head, sid, *tail)).fetchall()) for sid in part
+                    )
+                    return {sid: rows for sid, rows in found if rows}
+
+                return run
+
+            # one thread: reading rollup rows is mostly building Python tuples, which holds
+            # the GIL, so more threads only fight over it
+            rolled: _BySeries = await self.storage.read(from_rollup(sids))
+            return rolled
         col = time_column(tf)
         bucket, bucket_params = period_sql(tf, periods)
         clauses, params = time_where(tf)
@@ -203,32 +250,41 @@ class SQLiteTemporalStore:
             f"FROM temporal_instances WHERE sid = ? AND deleted = 0{where} GROUP BY b ORDER BY b"
         )
 
-        def reader(part: Sequence[int]) -> Callable[[sqlite3.Connection], list[Bucket]]:
-            def run(conn: sqlite3.Connection) -> list[Bucket]:
-                out: list[Bucket] = []
-                for sid in part:
-                    out.extend(conn.execute(sql, (*bucket_params, sid, *params)).fetchall())
-                return out
+        def reader(part: Sequence[int]) -> Callable[[sqlite3.Connection], _BySeries]:
+            def run(conn: sqlite3.Connection) -> _BySeries:
+                found = (
+                    (sid, conn.execute(sql, (*bucket_params, sid, *params)).fetchall())
+                    for sid in part
+                )
+                return {sid: rows for sid, rows in found if rows}
 
             return run
 
-        # many series: spread them over the reader threads (SQLite runs without the GIL)
+        return await self._spread(sids, reader)
+
+    async def _spread(
+        self,
+        sids: Sequence[int],
+        reader: Callable[[Sequence[int]], Callable[[sqlite3.Connection], _BySeries]],
+    ) -> _BySeries:
+        """Many series: read them on several reader threads (SQLite runs without the GIL)."""
         size = max(_PARALLEL_MIN, -(-len(sids) // self.readers))
         parts = [sids[i : i + size] for i in range(0, len(sids), size)]
-        found: list[list[Bucket]] = await asyncio.gather(
+        found: list[_BySeries] = await asyncio.gather(
             *(self.storage.read(reader(part)) for part in parts)
         )
-        return [bucket for part in found for bucket in part]
+        return {sid: rows for part in found for sid, rows in part.items()}
 
     async def delete_entity(self, tenant: str, entity_id: str) -> bool:
         """Drop an entity's temporal record and history."""
 
         def run(conn: sqlite3.Connection) -> bool:
-            conn.execute(
-                "DELETE FROM temporal_instances WHERE sid IN (SELECT sid FROM temporal_series "
-                "WHERE tenant = ? AND entity_id = ?)",
-                (tenant, entity_id),
-            )
+            for table in ("temporal_instances", "temporal_hourly"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE sid IN (SELECT sid FROM temporal_series "
+                    "WHERE tenant = ? AND entity_id = ?)",
+                    (tenant, entity_id),
+                )
             conn.execute(
                 "DELETE FROM temporal_series WHERE tenant = ? AND entity_id = ?",
                 (tenant, entity_id),
@@ -243,8 +299,8 @@ class SQLiteTemporalStore:
         """Drop series with their instances."""
 
         def run(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM temporal_instances WHERE sid = ?", [(s,) for s in sids])
-            conn.executemany("DELETE FROM temporal_series WHERE sid = ?", [(s,) for s in sids])
+            for table in ("temporal_instances", "temporal_hourly", "temporal_series"):
+                conn.executemany(f"DELETE FROM {table} WHERE sid = ?", [(s,) for s in sids])
 
         await self.storage.write(run)
 
@@ -293,6 +349,7 @@ class SQLiteTemporalStore:
                     orjson.dumps(doc),
                 ),
             )
+            _rebuild_at(conn, stored.sid, stored.time, observed)
 
         await self.storage.write(run)
 
@@ -305,7 +362,12 @@ class SQLiteTemporalStore:
 
     async def delete_instance(self, stored: Stored) -> None:
         """Delete one instance."""
-        await self.storage.write(lambda conn: self._delete(conn, stored))
+
+        def run(conn: sqlite3.Connection) -> None:
+            self._delete(conn, stored)
+            _rebuild_at(conn, stored.sid, stored.time)
+
+        await self.storage.write(run)
 
     async def touch(self, tenant: str, entity_id: str, at: str) -> None:
         """Set a temporal entity's modifiedAt."""
@@ -332,7 +394,12 @@ class SQLiteTemporalStore:
 
             def run(conn: sqlite3.Connection, chunk: list[int] = chunk) -> int:
                 sql = "DELETE FROM temporal_instances WHERE sid = ? AND observed < ?"
-                return sum(conn.execute(sql, (sid, before)).rowcount for sid in chunk)
+                pruned = sum(conn.execute(sql, (sid, before)).rowcount for sid in chunk)
+                hours = "DELETE FROM temporal_hourly WHERE sid = ? AND hour < ?"
+                conn.executemany(hours, [(sid, before // HOUR) for sid in chunk])
+                for sid in chunk:  # the hour cut in two
+                    _rebuild_at(conn, sid, before)
+                return pruned
 
             done: int = await self.storage.write(run)
             total += done

@@ -167,3 +167,60 @@ async def test_query_aggregates_every_entity_in_sql(client: httpx.AsyncClient) -
     assert avgs["urn:ngsi-ld:Meter:2"] == [
         [2, "2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.000Z"]
     ]
+
+
+async def _both_ways(client: httpx.AsyncClient, methods: str) -> tuple[Any, Any]:
+    """An hourly aggregation answered from the hourly rollup, and the same one from the
+    instances (asking distinctCount too keeps the rollup out)."""
+    args = {"aggrPeriodDuration": "PT1H", **FOUR_HOURS}
+    rolled = await _aggregate(client, "temperature", aggrMethods=methods, **args)
+    raw = await _aggregate(client, "temperature", aggrMethods=methods + ",distinctCount", **args)
+    return {m: rolled[m] for m in methods.split(",")}, {m: raw[m] for m in methods.split(",")}
+
+
+ALL_ROLLED = "totalCount,sum,avg,min,max,sumsq,stddev"
+
+
+async def test_hourly_rollup_agrees_with_the_instances_after_changes(
+    client: httpx.AsyncClient, sensor: dict[str, Any]
+) -> None:
+    rolled, raw = await _both_ways(client, ALL_ROLLED)
+    assert rolled == raw
+    history = (await client.get(temporal_url(SENSOR), params={"attrs": "temperature"})).json()
+    by_value = {i["value"]: i["instanceId"] for i in history["temperature"]}
+    base = f"{temporal_url(SENSOR)}/attrs/temperature"
+    # delete the 6 of hour 0, move the 10 of hour 3 into hour 1 with a new value
+    assert (await client.delete(f"{base}/{by_value[6]}")).status_code == 204
+    patch = {"value": 7, "observedAt": "2024-01-01T01:30:00Z"}
+    assert (await client.patch(f"{base}/{by_value[10]}", json=patch)).status_code == 204
+    rolled, raw = await _both_ways(client, ALL_ROLLED)
+    assert rolled == raw
+    assert [v for v, _, _ in rolled["max"]] == [2, 7]
+    assert [v for v, _, _ in rolled["totalCount"]] == [2, 3]
+    # more instances into an hour that has some, and one into an empty hour
+    more = {"temperature": instances([("2024-01-01T00:30:00Z", -5), ("2024-01-01T02:10:00Z", 3)])}
+    assert (await client.post(f"{temporal_url(SENSOR)}/attrs", json=more)).status_code == 204
+    rolled, raw = await _both_ways(client, ALL_ROLLED)
+    assert rolled == raw
+    assert [v for v, _, _ in rolled["min"]] == [-5, 4, 3]
+
+
+async def test_hourly_rollup_forgets_deleted_attributes_and_entities(
+    client: httpx.AsyncClient, sensor: dict[str, Any]
+) -> None:
+    assert (await client.delete(f"{temporal_url(SENSOR)}/attrs/temperature")).status_code == 204
+    readd = {"temperature": instances([("2024-01-01T00:10:00Z", 42)])}
+    assert (await client.post(f"{temporal_url(SENSOR)}/attrs", json=readd)).status_code == 204
+    rolled, raw = await _both_ways(client, "totalCount,max")
+    assert rolled == raw
+    assert [v for v, _, _ in rolled["max"]] == [42]
+    assert (await client.delete(temporal_url(SENSOR))).status_code == 204
+    recreated = {
+        "id": SENSOR,
+        "type": "Sensor",
+        "temperature": instances([("2024-01-01T03:10:00Z", 1)]),
+    }
+    assert (await client.post(TEMPORAL, json=recreated)).status_code == 201
+    rolled, raw = await _both_ways(client, "totalCount,max")
+    assert rolled == raw
+    assert [v for v, _, _ in rolled["totalCount"]] == [1]

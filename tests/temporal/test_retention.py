@@ -39,3 +39,33 @@ async def test_old_instances_are_pruned_recent_ones_kept(settings: Settings) -> 
         finally:
             job.cancel()
         assert [i["value"] for i in body["t"]] == [3]
+
+
+async def test_pruning_cuts_the_hourly_rollup_at_the_same_instant(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
+        readings = [
+            ("2024-01-01T00:10:00Z", 1),
+            ("2024-01-01T00:40:00Z", 2),
+            ("2024-01-01T01:10:00Z", 3),
+        ]
+        body = {"id": SENSOR, "type": "Sensor", "t": instances(readings)}
+        assert (await client.post(TEMPORAL, json=body)).status_code == 201
+        cut = datetime(2024, 1, 1, 0, 30, tzinfo=UTC)
+        assert await app.state.temporal.store.prune(int(cut.timestamp() * 1_000_000)) == 1
+        await _hourly_after_pruning(client)
+
+
+async def _hourly_after_pruning(client: httpx.AsyncClient) -> None:
+    params = {
+        "aggrMethods": "totalCount,min",
+        "aggrPeriodDuration": "PT1H",
+        "timerel": "between",
+        "timeAt": "2024-01-01T00:00:00Z",
+        "endTimeAt": "2024-01-01T02:00:00Z",
+    }
+    resp = await client.get(temporal_url(SENSOR), params=params)
+    assert resp.status_code == 200, resp.text
+    assert [v for v, _, _ in resp.json()["t"]["totalCount"]] == [1, 1]
+    assert [v for v, _, _ in resp.json()["t"]["min"]] == [2, 3]
