@@ -116,6 +116,9 @@ class Storage(Protocol):
     async def cursor(self, name: str) -> int:
         """A consumer's cursor; a new consumer starts at the end of the log."""
 
+    async def log_end(self) -> int:
+        """The position of the last committed change (0: none yet)."""
+
     async def prune_changes(self) -> int:
         """Drop logged changes every consumer has passed; returns how many."""
 

@@ -497,6 +497,12 @@ class PostgresStorage:
         for seq in [s for s in self._gaps if s <= upto]:
             del self._gaps[seq]
 
+    async def log_end(self) -> int:
+        """The position of the last committed change (0: none yet)."""
+        with _db_errors("read"):
+            end: int = await self._need_pool().fetchval("SELECT coalesce(max(seq), 0) FROM changes")
+        return end
+
     async def cursor(self, name: str) -> int:
         """A consumer's cursor (created at the end of the log)."""
         with _db_errors("write"):

@@ -469,6 +469,11 @@ class SQLiteStorage:
         page: ChangePage = await self._read(run)
         return page
 
+    async def log_end(self) -> int:
+        """The position of the last committed change (0: none yet)."""
+        end: int = await self._read(_last_seq)
+        return end
+
     async def cursor(self, name: str) -> int:
         """A consumer's cursor (created at the end of the log)."""
 

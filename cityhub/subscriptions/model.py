@@ -23,6 +23,7 @@ from cityhub.ngsild.context import ActiveContext
 from cityhub.ngsild.filters import EntityQuery, TypeExpr, parse_scope_q, parse_type_expr
 from cityhub.ngsild.models import check_datetime, check_entity_id, is_uri
 from cityhub.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED
+from cityhub.subscriptions.mqtt import MqttDeliveryError, parse_endpoint
 
 TRIGGERS = (
     "entityCreated",
@@ -179,6 +180,9 @@ def validate(body: Any, *, partial: bool = False) -> dict[str, Any]:
         raise BadRequestData("temporalQ in subscriptions is not supported")
     if "notification" in raw:
         _check_notification(raw["notification"], partial=partial)
+        # the delivery status is the broker's to keep: what a client sends of it is dropped
+        note = raw["notification"]
+        raw["notification"] = {k: v for k, v in note.items() if k not in NOTIFICATION_READ_ONLY}
     elif not partial:
         raise BadRequestData("a subscription needs a notification member")
     if not partial and "entities" not in raw and "watchedAttributes" not in raw:
@@ -248,6 +252,11 @@ def _check_notification(value: Any, *, partial: bool) -> None:
             for kv in info
         ):
             raise BadRequestData(f"endpoint.{member} must be an array of {{key, value}} strings")
+    if scheme.startswith("mqtt"):
+        try:  # refused now rather than failing every delivery until it is a dead letter
+            parse_endpoint(uri, endpoint.get("notifierInfo"))
+        except MqttDeliveryError as err:
+            raise BadRequestData(f"notification.endpoint: {err}") from err
 
 
 def _regex(pattern: str) -> re.Pattern[str]:

@@ -79,8 +79,6 @@ _DEAD_RETRY = (
     "WHERE tenant = ? AND nid = ? AND dead = 1"
 )
 _DEAD_DELETE = "DELETE FROM outbox WHERE tenant = ? AND nid = ? AND dead = 1"
-_DROP_ROWS = "DELETE FROM outbox WHERE tenant = ? AND sub_id = ?"
-_DROP_STATUS = "DELETE FROM subscription_status WHERE tenant = ? AND id = ?"
 _STATUS = (
     "SELECT times_sent, times_failed, last_notification, last_success, last_failure "
     "FROM subscription_status WHERE tenant = ? AND id = ?"
@@ -125,6 +123,17 @@ class DeliveryStatus:
     last_success: str | None = None
     last_failure: str | None = None
 
+    def ngsi(self) -> dict[str, Any]:
+        """The NGSI-LD NotificationParams status members (unset ones left out)."""
+        members = {
+            "timesSent": self.times_sent,
+            "timesFailed": self.times_failed,
+            "lastNotification": self.last_notification,
+            "lastSuccess": self.last_success,
+            "lastFailure": self.last_failure,
+        }
+        return {k: v for k, v in members.items() if v is not None}
+
 
 class OutboxStore(Protocol):
     """What the deliverer and the dead-letter API need from the outbox tables."""
@@ -163,9 +172,6 @@ class OutboxStore(Protocol):
 
     async def delete_dead(self, tenant: str, nid: int) -> bool:
         """Forget a dead letter; False if there is no such one."""
-
-    async def drop_subscription(self, tenant: str, sub_id: str) -> int:
-        """Delete every queued or dead row and the status of a subscription being deleted."""
 
     async def status(self, tenant: str, sub_id: str) -> DeliveryStatus:
         """A subscription's delivery counters (zeros before its first attempt)."""
@@ -311,14 +317,6 @@ class SQLiteOutbox:
         done: bool = await self.storage.write(run)
         return done
 
-    async def drop_subscription(self, tenant: str, sub_id: str) -> int:
-        def run(conn: sqlite3.Connection) -> int:
-            conn.execute(_DROP_STATUS, (tenant, sub_id))
-            return conn.execute(_DROP_ROWS, (tenant, sub_id)).rowcount
-
-        dropped: int = await self.storage.write(run)
-        return dropped
-
     async def status(self, tenant: str, sub_id: str) -> DeliveryStatus:
         def run(conn: sqlite3.Connection) -> DeliveryStatus:
             return _status(conn.execute(_STATUS, (tenant, sub_id)).fetchone())
@@ -419,12 +417,6 @@ class PostgresOutbox:
         async with self.storage.transaction() as conn:
             status = await conn.execute(numbered(_DEAD_DELETE), tenant, nid)
         return bool(status == "DELETE 1")
-
-    async def drop_subscription(self, tenant: str, sub_id: str) -> int:
-        async with self.storage.transaction() as conn:
-            await conn.execute(numbered(_DROP_STATUS), tenant, sub_id)
-            status = await conn.execute(numbered(_DROP_ROWS), tenant, sub_id)
-        return int(status.split()[-1])
 
     async def status(self, tenant: str, sub_id: str) -> DeliveryStatus:
         async with self.storage.transaction() as conn:

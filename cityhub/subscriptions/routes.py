@@ -30,6 +30,7 @@ from cityhub.subscriptions.model import (
     new_subscription_id,
     validate,
 )
+from cityhub.subscriptions.outbox import OutboxStore
 from cityhub.subscriptions.store import StoredSubscription, SubscriptionStore
 
 BASE = "/ngsi-ld/v1/subscriptions"
@@ -59,7 +60,12 @@ async def create(request: Request) -> Response:
     stored = StoredSubscription(
         tenant,
         raw["id"],
-        {"raw": raw, "context": context_terms(ctx, hub.contexts.core), "sinceSeq": _seq(hub)},
+        {
+            "raw": raw,
+            "context": context_terms(ctx, hub.contexts.core),
+            # the log position now: the subscription is about the changes after it
+            "sinceSeq": await hub.storage.log_end(),
+        },
         at,
         at,
     )
@@ -67,12 +73,6 @@ async def create(request: Request) -> Response:
     await store.insert(stored)
     await matcher.reload()
     return Response(status_code=201, headers={"Location": f"{BASE}/{quote(raw['id'], safe=':')}"})
-
-
-def _seq(hub: Hub) -> int:
-    """The change-log position now: a new subscription is about changes after it."""
-    seq: int = hub.extras.get("last_seq", 0)
-    return seq
 
 
 async def query(request: Request) -> Response:
@@ -87,7 +87,8 @@ async def query(request: Request) -> Response:
     count = request.query_params.get("count") == "true"
     rows, total = await store.page(tenant, limit, offset)
     sys_attrs = "sysAttrs" in options(request)
-    out = [await _render(store, matcher, r, sys_attrs) for r in rows]
+    outbox = hub.extras["subscriptions"].outbox
+    out = [await _render(outbox, matcher, r, sys_attrs) for r in rows]
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
     return json_response(out, ctx=hub.contexts.core, mt=mt, headers=headers)
 
@@ -98,7 +99,8 @@ async def retrieve(request: Request) -> Response:
     mt = accepted(request)
     stored = await _existing(store, tenant_of(request), _sub_id(request))
     sub = matcher.compile(stored)
-    body = await _render(store, matcher, stored, "sysAttrs" in options(request))
+    outbox = hub.extras["subscriptions"].outbox
+    body = await _render(outbox, matcher, stored, "sysAttrs" in options(request))
     return json_response(body, ctx=sub.ctx, mt=mt)
 
 
@@ -144,10 +146,10 @@ async def _existing(store: SubscriptionStore, tenant: str, sub_id: str) -> Store
 
 
 async def _render(
-    store: SubscriptionStore, matcher: Matcher, stored: StoredSubscription, sys_attrs: bool
+    outbox: OutboxStore, matcher: Matcher, stored: StoredSubscription, sys_attrs: bool
 ) -> dict[str, Any]:
     sub: Subscription = matcher.compile(stored)
-    status = await store.status(stored.tenant, stored.id)
+    status = (await outbox.status(stored.tenant, stored.id)).ngsi()
     out = dict(stored.doc["raw"])
     note = dict(out["notification"])
     failed = status.get("lastFailure", "") > status.get("lastSuccess", "")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cityhub.bus import Change
 from cityhub.ngsild.filters import EntityQuery
 from cityhub.ngsild.hub import Hub
 from cityhub.subscriptions.delivery import Deliverer
 from cityhub.subscriptions.matcher import CONSUMER, Matcher
-from cityhub.subscriptions.outbox import outbox_store
+from cityhub.subscriptions.outbox import OutboxStore, outbox_store
 from cityhub.subscriptions.store import SubscriptionStore, subscription_store
 
 
@@ -21,25 +19,22 @@ class Subscriptions:
 
     store: SubscriptionStore
     matcher: Matcher
+    outbox: OutboxStore
 
 
 def install(hub: Hub) -> Subscriptions:
     """Add subscriptions to ``hub``: its change-log consumer, reload and periodic jobs."""
     store = subscription_store(hub.storage)
     matcher = Matcher(store, hub.contexts.core)
-    feature = Subscriptions(store, matcher)
+    outbox = outbox_store(hub.storage)
+    feature = Subscriptions(store, matcher, outbox)
     hub.extras["subscriptions"] = feature
-
-    def note_seq(changes: Sequence[Change]) -> None:
-        hub.extras["last_seq"] = max(hub.extras.get("last_seq", 0), changes[-1].seq)
-
-    hub.bus.subscribe(note_seq)
 
     async def periodic_query(tenant: str, query: EntityQuery) -> list[Any]:
         return (await hub.entities.query(tenant, query)).entities
 
     matcher.periodic_query = periodic_query
-    deliverer = Deliverer(outbox_store(hub.storage), hub.settings)
+    deliverer = Deliverer(outbox, hub.settings)
     hub.extras["deliverer"] = deliverer
     matcher.outlet = deliverer
     hub.tasks.append(deliverer.run)

@@ -82,9 +82,6 @@ class SubscriptionStore(Protocol):
     async def version(self) -> tuple[int, str]:
         """Changes whenever a subscription is added, changed or removed (by any worker)."""
 
-    async def status(self, tenant: str, sub_id: str) -> dict[str, Any]:
-        """timesSent, timesFailed, lastNotification, lastSuccess, lastFailure (set ones)."""
-
     async def enqueue(
         self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
     ) -> list[OutboxRow]:
@@ -93,25 +90,6 @@ class SubscriptionStore(Protocol):
         With ``claim`` (how many, leased until when), a notification that heads its
         subscription's queue is leased to the caller right away and returned, saving the
         deliverer a claim (one write) per notification; the others wait for their turn."""
-
-
-_STATUS_COLUMNS = (
-    ("timesSent", "times_sent"),
-    ("timesFailed", "times_failed"),
-    ("lastNotification", "last_notification"),
-    ("lastSuccess", "last_success"),
-    ("lastFailure", "last_failure"),
-)
-_STATUS_SQL = (
-    "SELECT times_sent, times_failed, last_notification, last_success, last_failure "
-    "FROM subscription_status WHERE tenant = ? AND id = ?"
-)
-
-
-def _status(row: Any) -> dict[str, Any]:
-    if row is None:
-        return {"timesSent": 0, "timesFailed": 0}
-    return {name: row[i] for i, (name, _col) in enumerate(_STATUS_COLUMNS) if row[i] is not None}
 
 
 class SQLiteSubscriptionStore:
@@ -195,12 +173,6 @@ class SQLiteSubscriptionStore:
 
         found: tuple[int, str] = await self.storage.read(run)
         return found
-
-    async def status(self, tenant: str, sub_id: str) -> dict[str, Any]:
-        def run(conn: sqlite3.Connection) -> Any:
-            return conn.execute(_STATUS_SQL, (tenant, sub_id)).fetchone()
-
-        return _status(await self.storage.read(run))
 
     async def enqueue(
         self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
@@ -304,13 +276,6 @@ class PostgresSubscriptionStore:
                 "SELECT count(*), coalesce(max(modified_at), '') FROM subscriptions"
             )
         return int(row[0]), str(row[1])
-
-    async def status(self, tenant: str, sub_id: str) -> dict[str, Any]:
-        async with self.storage.transaction() as conn:
-            row = await conn.fetchrow(
-                _STATUS_SQL.replace("?", "$1", 1).replace("?", "$2"), tenant, sub_id
-            )
-        return _status(row)
 
     async def enqueue(
         self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None

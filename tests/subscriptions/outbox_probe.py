@@ -12,7 +12,7 @@ async def settled(app: Starlette) -> None:
     """Wait until the subscription matcher has handled every change made so far."""
     hub = app.state.hub
     feed = hub.feeds["subscriptions"]
-    assert await feed.caught_up(hub.extras.get("last_seq", 0))
+    assert await feed.caught_up(await hub.storage.log_end())
 
 
 async def queued(app: Starlette, tenant: str = "") -> list[dict[str, Any]]:

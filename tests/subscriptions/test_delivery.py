@@ -14,21 +14,13 @@ from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
 from cityhub.subscriptions.delivery import with_notified_at
 from cityhub.subscriptions.outbox import backoff_delay, outbox_store, safe_uri
+from cityhub.subscriptions.store import subscription_store
 from tests.http_receiver import Receiver
 from tests.outbox_support import enqueue, notification, outbox_rows, running
 
 pytestmark = pytest.mark.anyio
 CTX = "https://example.org/ctx.jsonld"
 LINK = f'<{CTX}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
-
-
-@pytest.fixture
-async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    """An open storage of each backend, with the outbox tables."""
-    st = storage_for(settings.database_url, settings)
-    await st.open()
-    yield st
-    await st.close()
 
 
 @pytest.fixture
@@ -212,7 +204,7 @@ async def test_two_deliverers_share_the_outbox_without_duplicates(
         await other.close()
 
 
-async def test_drop_subscription_removes_rows_and_status(
+async def test_deleting_a_subscription_removes_its_rows_and_status(
     storage: Storage, settings: Settings, receiver: Receiver
 ) -> None:
     store = outbox_store(storage)
@@ -223,7 +215,7 @@ async def test_drop_subscription_removes_rows_and_status(
     await enqueue(storage, {"uri": receiver.url}, [notification("urn:x:gone", 1)])
     await enqueue(storage, {"uri": receiver.url}, [notification("urn:x:kept", 1)])
     assert (await store.status("", "urn:x:gone")).times_sent == 1
-    assert await store.drop_subscription("", "urn:x:gone") == 1
+    await subscription_store(storage).delete("", "urn:x:gone")
     assert (await store.status("", "urn:x:gone")).times_sent == 0
     assert [r["sub_id"] for r in await outbox_rows(storage)] == ["urn:x:kept"]
 

@@ -13,7 +13,6 @@ import orjson
 import pytest
 
 from cityhub.settings import Settings
-from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
 from cityhub.subscriptions.mqtt import MqttDeliveryError, parse_endpoint
 from cityhub.subscriptions.outbox import outbox_store
@@ -22,15 +21,6 @@ from tests.outbox_support import enqueue, notification, outbox_rows, running
 
 pytestmark = pytest.mark.anyio
 LINK = '<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context"'
-
-
-@pytest.fixture
-async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    """An open storage of each backend, with the outbox tables."""
-    st = storage_for(settings.database_url, settings)
-    await st.open()
-    yield st
-    await st.close()
 
 
 @pytest.fixture

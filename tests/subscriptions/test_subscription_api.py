@@ -28,6 +28,11 @@ async def hub(settings: Settings) -> AsyncIterator[tuple[Starlette, httpx.AsyncC
             yield app, c
 
 
+def _mqtt(key: str, value: str) -> dict[str, Any]:
+    endpoint = {"uri": "mqtt://broker/lots", "notifierInfo": [{"key": key, "value": value}]}
+    return sub(notification={"endpoint": endpoint})
+
+
 def sub(**members: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "Subscription",
@@ -96,6 +101,8 @@ async def test_create_retrieve_list_patch_delete(hub: tuple[Starlette, httpx.Asy
         (sub(entities=[{"type": "Lot", "idPattern": "["}]), "idPattern"),
         (sub(surprise=1), "surprise"),
         (sub(notification={"endpoint": {"uri": DEAD_END, "accept": "text/csv"}}), "accept"),
+        (_mqtt("MQTT-QoS", "5"), "MQTT-QoS"),
+        (_mqtt("MQTT-Version", "mqtt2"), "MQTT-Version"),
     ],
 )
 async def test_bad_subscriptions_are_refused_and_nothing_is_stored(
@@ -284,3 +291,14 @@ async def test_selectors_by_id_pattern_and_type_pick_their_entities(
         ("id", "Lot:1"),
         ("pattern", "Lot:22"),
     ]
+
+
+async def test_delivery_status_sent_by_a_client_is_not_taken(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    _, c = hub
+    note = {"endpoint": {"uri": DEAD_END}, "timesSent": 99, "lastSuccess": "2020-01-01T00:00:00Z"}
+    r = await c.post(S, json=sub(id="urn:ngsi-ld:Subscription:s", notification=note))
+    assert r.status_code == 201, r.text
+    got = (await c.get(f"{S}/urn:ngsi-ld:Subscription:s")).json()["notification"]
+    assert got["timesSent"] == 0 and "lastSuccess" not in got
