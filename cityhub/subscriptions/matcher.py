@@ -160,6 +160,11 @@ class Matcher:
                 if self.next_due.get(key, 0.0) > clock:
                     continue
                 self.next_due[key] = clock + sub.time_interval
+                # with several workers, one of them sends each period
+                if not await self.store.take_period(
+                    sub.tenant, sub.id, time.time(), sub.time_interval
+                ):
+                    continue
                 found = await self.periodic_query(sub.tenant, selection(sub))
                 entities = [e for e in found if _selected(sub, e)]
                 if entities:

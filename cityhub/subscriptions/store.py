@@ -44,12 +44,18 @@ class Queued:
 
 Cursor = tuple[str, int, int]  # consumer name, from, to
 Claim = tuple[int, float]  # at most this many heads, leased until then
+_EARLY_S = 0.05  # a period may be taken this much before it is due (timer jitter)
 
 _INSERT = (
     "INSERT INTO outbox (tenant, sub_id, notification_id, endpoint, body, created_at, next_at, "
     "claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING nid"
 )
 _LIVE = "SELECT 1 FROM outbox WHERE tenant = ? AND sub_id = ? AND dead = 0 LIMIT 1"
+_DUE = (
+    "INSERT INTO subscription_status (tenant, id, next_due) VALUES (?, ?, ?) "
+    "ON CONFLICT (tenant, id) DO UPDATE SET next_due = excluded.next_due "
+    "WHERE subscription_status.next_due IS NULL OR subscription_status.next_due <= ?"
+)
 
 
 def _claimed(r: Queued, nid: int, now: float, lease: float) -> OutboxRow:
@@ -81,6 +87,10 @@ class SubscriptionStore(Protocol):
 
     async def version(self) -> tuple[int, str]:
         """Changes whenever a subscription is added, changed or removed (by any worker)."""
+
+    async def take_period(self, tenant: str, sub_id: str, now: float, interval: float) -> bool:
+        """Claim a periodic subscription's period: True (and due again ``interval`` seconds
+        from ``now``) unless another worker already has it."""
 
     async def enqueue(
         self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
@@ -173,6 +183,14 @@ class SQLiteSubscriptionStore:
 
         found: tuple[int, str] = await self.storage.read(run)
         return found
+
+    async def take_period(self, tenant: str, sub_id: str, now: float, interval: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            args = (tenant, sub_id, now + interval, now + _EARLY_S)
+            return conn.execute(_DUE, args).rowcount == 1
+
+        taken: bool = await self.storage.write(run)
+        return taken
 
     async def enqueue(
         self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
@@ -277,6 +295,11 @@ class PostgresSubscriptionStore:
             )
         return int(row[0]), str(row[1])
 
+    async def take_period(self, tenant: str, sub_id: str, now: float, interval: float) -> bool:
+        async with self.storage.transaction() as conn:
+            status = await conn.execute(_PG_DUE, tenant, sub_id, now + interval, now + _EARLY_S)
+        return bool(status.endswith(" 1"))
+
     async def enqueue(
         self, rows: list[Queued], cursor: Cursor | None, claim: Claim | None = None
     ) -> list[OutboxRow]:
@@ -302,6 +325,7 @@ class PostgresSubscriptionStore:
 
 
 _PG_INSERT = numbered(_INSERT)
+_PG_DUE = numbered(_DUE)
 _PG_LIVE = "SELECT EXISTS (" + numbered(_LIVE) + ")"
 
 

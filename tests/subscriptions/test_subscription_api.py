@@ -302,3 +302,31 @@ async def test_delivery_status_sent_by_a_client_is_not_taken(
     assert r.status_code == 201, r.text
     got = (await c.get(f"{S}/urn:ngsi-ld:Subscription:s")).json()["notification"]
     assert got["timesSent"] == 0 and "lastSuccess" not in got
+
+
+async def test_periodic_subscription_notifies_once_per_period_across_workers(
+    settings: Settings,
+) -> None:
+    """Two apps on one database stand for two workers: each runs the periodic job, and
+    each period's notification is still queued once."""
+    import asyncio
+    import contextlib
+
+    apps = [create_app(settings) for _ in range(2)]
+    async with contextlib.AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        transport = httpx.ASGITransport(app=apps[0])
+        c = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://h")
+        )
+        lot = {"id": "urn:ngsi-ld:Lot:p", "type": "Lot", "free": {"type": "Property", "value": 3}}
+        assert (await c.post(E, json=lot)).status_code == 201
+        body = sub(id="urn:ngsi-ld:Subscription:every", timeInterval=1)
+        assert (await c.post(S, json=body)).status_code == 201
+        for app in apps:  # both workers know it (a worker reloads every 2 s on its own)
+            await app.state.hub.extras["subscriptions"].matcher.reload()
+        await asyncio.sleep(2.7)
+        sent = [n for n in await queued(apps[0]) if n["subscriptionId"] == body["id"]]
+    assert 1 <= len(sent) <= 3, len(sent)  # one per second; each worker alone would make 3
+    assert all(n["data"][0]["free"]["value"] == 3 for n in sent)
