@@ -130,13 +130,19 @@ def parse_time(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def validate(body: Any, *, partial: bool = False) -> dict[str, Any]:
-    """Check a Subscription (or, ``partial``, a fragment for PATCH); returns it without
-    ``@context`` and read-only members. Raises BadRequestData naming the bad member."""
+def validate(body: Any, *, partial: bool = False, expired_ok: bool = False) -> dict[str, Any]:
+    """Check a Subscription (or, ``partial``, a fragment for PATCH, where a null member
+    stands for its removal); returns it without ``@context`` and read-only members.
+    ``expired_ok``: an ``expiresAt`` in the past is allowed. Raises BadRequestData naming the
+    bad member."""
     if not isinstance(body, dict):
         raise BadRequestData("a subscription must be a JSON object")
-    raw = {k: v for k, v in body.items() if k not in ("@context", *READ_ONLY) and v is not None}
-    unknown = sorted(set(raw) - _KNOWN)
+    members = {k: v for k, v in body.items() if k not in ("@context", *READ_ONLY)}
+    nulls = sorted(k for k, v in members.items() if v is None)
+    if nulls and not partial:
+        raise BadRequestData(f"{', '.join(nulls)} cannot be null")
+    raw = {k: v for k, v in members.items() if v is not None}
+    unknown = sorted(set(members) - _KNOWN)
     if unknown:
         raise BadRequestData(f"unknown subscription member(s): {', '.join(unknown)}")
     if not partial:
@@ -172,7 +178,7 @@ def validate(body: Any, *, partial: bool = False) -> dict[str, Any]:
         raise BadRequestData("isActive must be true or false")
     if "expiresAt" in raw:
         check_datetime(raw["expiresAt"], "expiresAt")
-        if not partial and parse_time(raw["expiresAt"]) <= datetime.now(UTC):
+        if not partial and not expired_ok and parse_time(raw["expiresAt"]) <= datetime.now(UTC):
             raise BadRequestData("expiresAt is in the past")
     if "geoQ" in raw and not isinstance(raw["geoQ"], dict):
         raise BadRequestData("geoQ must be an object")
@@ -189,7 +195,8 @@ def validate(body: Any, *, partial: bool = False) -> dict[str, Any]:
         raise BadRequestData("a subscription needs entities or watchedAttributes (or both)")
     if "timeInterval" in raw and ("watchedAttributes" in raw or "throttling" in raw):
         raise BadRequestData("timeInterval cannot be combined with watchedAttributes/throttling")
-    return raw
+    # PATCH (JSON merge patch): a null removes the member
+    return {**raw, **dict.fromkeys(nulls)}
 
 
 def _check_names(value: Any, what: str) -> None:
@@ -217,6 +224,10 @@ def _check_selectors(value: Any) -> None:
 def _check_notification(value: Any, *, partial: bool) -> None:
     if not isinstance(value, dict):
         raise BadRequestData("notification must be an object")
+    nulls = sorted(k for k, v in value.items() if v is None)
+    if nulls and not partial:
+        raise BadRequestData(f"notification.{', notification.'.join(nulls)} cannot be null")
+    value = {k: v for k, v in value.items() if v is not None}  # PATCH: removed members
     if "attributes" in value:
         _check_names(value["attributes"], "notification.attributes")
     if "format" in value and value["format"] not in FORMATS:
@@ -267,11 +278,15 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 
 def merge_fragment(raw: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
-    """PATCH: top-level members replace, ``notification`` members merge (clause 5.8.3)."""
+    """PATCH: top-level members replace, ``notification`` members merge (clause 5.8.3); a
+    null removes a member."""
     merged = dict(raw)
     for key, value in fragment.items():
-        if key == "notification" and isinstance(raw.get("notification"), dict):
-            merged["notification"] = {**raw["notification"], **value}
+        if value is None:
+            merged.pop(key, None)
+        elif key == "notification" and isinstance(raw.get("notification"), dict):
+            note = {**raw["notification"], **value}
+            merged["notification"] = {k: v for k, v in note.items() if v is not None}
         else:
             merged[key] = value
     return merged

@@ -115,7 +115,8 @@ async def update(request: Request) -> Response:
         raise BadRequestData("the PATCH body changes nothing")
     stored = await _existing(store, tenant, sub_id)
     raw = merge_fragment(stored.doc["raw"], fragment)
-    validate(raw)  # the result must be a whole, valid subscription
+    # the result must be a whole, valid subscription (an expired one may still be patched)
+    validate(raw, expired_ok="expiresAt" not in fragment)
     stored.doc = {**stored.doc, "raw": raw}
     if isinstance(body, dict) and body.get("jsonldContext"):
         ctx = await hub.contexts.resolve(body["jsonldContext"])
@@ -166,5 +167,6 @@ async def _render(
 
 routes = [
     method_route(BASE, POST=create, GET=query),
+    method_route(BASE + "/", POST=create, GET=query),
     method_route(BASE + "/{sub_id:path}", GET=retrieve, PATCH=update, DELETE=delete),
 ]

@@ -102,6 +102,8 @@ async def test_create_retrieve_list_patch_delete(hub: tuple[Starlette, httpx.Asy
         (sub(surprise=1), "surprise"),
         (sub(notification={"endpoint": {"uri": DEAD_END, "accept": "text/csv"}}), "accept"),
         (_mqtt("MQTT-QoS", "5"), "MQTT-QoS"),
+        ({**sub(), "watchedAttributes": None}, "cannot be null"),
+        (sub(notification={"endpoint": {"uri": DEAD_END}, "attributes": None}), "cannot be null"),
         (_mqtt("MQTT-Version", "mqtt2"), "MQTT-Version"),
     ],
 )
@@ -109,7 +111,7 @@ async def test_bad_subscriptions_are_refused_and_nothing_is_stored(
     hub: tuple[Starlette, httpx.AsyncClient], body: dict[str, Any], words: str
 ) -> None:
     _, c = hub
-    r = await c.post(S, json={k: v for k, v in body.items() if v is not None})
+    r = await c.post(S, json=body)
     assert r.status_code == 400, r.text
     problem = r.json()
     assert problem["type"].endswith("/BadRequestData")
@@ -330,3 +332,36 @@ async def test_periodic_subscription_notifies_once_per_period_across_workers(
         sent = [n for n in await queued(apps[0]) if n["subscriptionId"] == body["id"]]
     assert 1 <= len(sent) <= 3, len(sent)  # one per second; each worker alone would make 3
     assert all(n["data"][0]["free"]["value"] == 3 for n in sent)
+
+
+async def test_trailing_slash_collection_url(hub: tuple[Starlette, httpx.AsyncClient]) -> None:
+    _, c = hub
+    r = await c.post(S + "/", json=sub(id="urn:ngsi-ld:Subscription:slash"))
+    assert r.status_code == 201, r.text
+    assert [s["id"] for s in (await c.get(S + "/")).json()] == ["urn:ngsi-ld:Subscription:slash"]
+
+
+async def test_patch_null_removes_a_member_and_expired_subscriptions_can_be_patched(
+    hub: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    _, c = hub
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    url = f"{S}/urn:ngsi-ld:Subscription:x"
+    assert (await c.post(S, json=sub(id=url.rsplit("/", 1)[1], expiresAt=soon))).status_code == 201
+    await asyncio.sleep(1.2)
+    assert (await c.get(url)).json()["status"] == "expired"
+    r = await c.patch(url, json={"isActive": False})  # expired, yet patchable
+    assert r.status_code == 204, r.text
+    r = await c.patch(
+        url,
+        json={"expiresAt": None, "isActive": True},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 204, r.text
+    got = (await c.get(url)).json()
+    assert "expiresAt" not in got and got["status"] == "active"
+    r = await c.patch(url, json={"notification": None})
+    assert r.status_code == 400 and "notification" in r.json()["detail"]
