@@ -7,7 +7,7 @@ as separate processes on this machine, then:
    partial updates sent as fast as the server takes them; every update must reach the receiver:
    lost = updates never notified, duplicates = (entity, value) pairs notified more than once;
 2. **latency**: updates paced at 1,000/s for 10 s; latency = webhook arrival − the moment the
-   update was acknowledged (p50, p99);
+   update was acknowledged (p50, p99), next to the updates' own round trip in the same run;
 3. **overhead**: partial-update throughput with 100 active subscriptions (each update matches
    one, so notifications are built and delivered during the run) vs the same run with none,
    in alternating rounds (the median ratio is reported).
@@ -118,9 +118,13 @@ def records(recv: Proc) -> list[tuple[str, Any, float]]:
         return [tuple(r) for r in c.get("/records").json()]  # type: ignore[misc]
 
 
-async def paced(port: int, n: int, rate: float, n_entities: int, base: int) -> dict[int, float]:
-    """Send ``n`` updates at ``rate``/s; the wall-clock acknowledgement time of each value."""
+async def paced(
+    port: int, n: int, rate: float, n_entities: int, base: int
+) -> tuple[dict[int, float], list[float]]:
+    """Send ``n`` updates at ``rate``/s; the wall-clock acknowledgement time of each value, and
+    each update's round trip (ms: the baseline a notification's latency compares with)."""
     acked: dict[int, float] = {}
+    trips: list[float] = []
     counter = iter(range(n))
     start = time.monotonic()
 
@@ -131,15 +135,17 @@ async def paced(port: int, n: int, rate: float, n_entities: int, base: int) -> d
                 delay = start + i / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                sent = time.time()
                 writer.write(loadgen._encode(update(i, n_entities, base), f"127.0.0.1:{port}"))
                 status = await loadgen._read_response(reader)
                 if status == 204:
                     acked[base + i] = time.time()
+                    trips.append((acked[base + i] - sent) * 1000)
         finally:
             writer.close()
 
     await asyncio.gather(*(worker() for _ in range(32)))
-    return acked
+    return acked, trips
 
 
 def pct(values: list[float], p: float) -> float:
@@ -176,7 +182,7 @@ def burst(args: argparse.Namespace, rows: list[list[str]]) -> None:
             # latency at a steady rate
             n = int(args.rate * args.seconds)
             base = 10_000_000
-            acked = asyncio.run(paced(hub.port, n, args.rate, args.entities, base))
+            acked, trips = asyncio.run(paced(hub.port, n, args.rate, args.entities, base))
             wait_for(recv, len(recs) + n, 10)
             arrivals = {v: t for _i, v, t in records(recv) if isinstance(v, int) and v >= base}
             lat = [(arrivals[v] - t) * 1000 for v, t in acked.items() if v in arrivals]
@@ -185,7 +191,8 @@ def burst(args: argparse.Namespace, rows: list[list[str]]) -> None:
                 [
                     f"latency at {args.rate:,.0f} updates/s for {args.seconds:.0f} s",
                     f"p50 {statistics.median(lat):.1f} ms, p99 {pct(lat, 99):.1f} ms",
-                    f"{len(acked):,} acknowledged, {missing} not notified",
+                    f"{len(acked):,} acknowledged, {missing} not notified; the update's own "
+                    f"round trip: p50 {statistics.median(trips):.1f} ms, p99 {pct(trips, 99):.1f} ms",
                 ]
             )
         finally:
