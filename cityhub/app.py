@@ -124,6 +124,25 @@ async def version(request: Request) -> Response:
     )
 
 
+async def status(request: Request) -> Response:
+    """GET /cityhub/v1/status: version, the change log's end and how far behind each consumer
+    (subscriptions, history) is, in changes: a growing ``behind`` is a backlog."""
+    hub = request.app.state.hub
+    end = await hub.storage.log_end()
+    cursors = await hub.storage.cursors()
+    consumers = {
+        name: {"cursor": cursors.get(name, end), "behind": max(0, end - cursors.get(name, end))}
+        for name in hub.feeds
+    }
+    body = {
+        "name": "cityhub",
+        "version": __version__,
+        "changeLog": {"end": end},
+        "consumers": consumers,
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 def _pruner(storage: Storage) -> Callable[[], Coroutine[Any, Any, None]]:
     return lambda: prune_loop(storage)
 
@@ -175,6 +194,7 @@ def create_app(settings: Settings) -> Starlette:
             *deadletters.routes,
             *temporal_routes.routes,
             Route("/version", version, methods=["GET"]),
+            Route("/cityhub/v1/status", status, methods=["GET"]),
         ],
         exception_handlers={
             NgsiError: _on_ngsi_error,

@@ -72,8 +72,9 @@ class ChangeFeed:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        """Stop consuming (the cursor is in the database; nothing is lost)."""
+        """Stop consuming (the cursor is in the database; nothing is lost); again: nothing."""
         self._unsubscribe()
+        self._unsubscribe = lambda: None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

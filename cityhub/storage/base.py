@@ -119,6 +119,9 @@ class Storage(Protocol):
     async def log_end(self) -> int:
         """The position of the last committed change (0: none yet)."""
 
+    async def cursors(self) -> dict[str, int]:
+        """Every consumer's cursor, by name."""
+
     async def prune_changes(self) -> int:
         """Drop logged changes every consumer has passed; returns how many."""
 

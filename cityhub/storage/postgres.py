@@ -503,6 +503,12 @@ class PostgresStorage:
             end: int = await self._need_pool().fetchval("SELECT coalesce(max(seq), 0) FROM changes")
         return end
 
+    async def cursors(self) -> dict[str, int]:
+        """Every consumer's cursor, by name."""
+        with _db_errors("read"):
+            rows = await self._need_pool().fetch("SELECT name, seq FROM cursors")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def cursor(self, name: str) -> int:
         """A consumer's cursor (created at the end of the log)."""
         with _db_errors("write"):

@@ -474,6 +474,15 @@ class SQLiteStorage:
         end: int = await self._read(_last_seq)
         return end
 
+    async def cursors(self) -> dict[str, int]:
+        """Every consumer's cursor, by name."""
+
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            return {str(n): int(s) for n, s in conn.execute("SELECT name, seq FROM cursors")}
+
+        found: dict[str, int] = await self._read(run)
+        return found
+
     async def cursor(self, name: str) -> int:
         """A consumer's cursor (created at the end of the log)."""
 
