@@ -4,7 +4,10 @@ A :class:`ChangeFeed` hands its handler every logged change exactly in log order
 the consumer's cursor stands: after a restart or a crash it resumes there, and it sees other
 workers' writes too. The handler gets ``(changes, old, new)`` and must write its own results
 *and* move the cursor from ``old`` to ``new`` in one transaction (``storage.advance``), so a
-change is handled once, or again after a crash, never lost.
+change is handled once, or again after a crash, never lost. A handler with nothing to write
+may return False instead: the feed moves on and stores the cursor itself a little later (when
+idle, or within ``flush_s``), so changes that concern nobody cost no write each; after a crash
+they are handled again, which again writes nothing.
 
 Changes published on the in-process :class:`~cityhub.bus.ChangeBus` are used directly when
 they follow the cursor without a gap (no read back from the database); anything else is read
@@ -25,7 +28,7 @@ from cityhub.storage.base import ChangePage, Storage
 
 log = logging.getLogger(__name__)
 
-FeedHandler = Callable[[list[Change], int, int], Awaitable[None]]
+FeedHandler = Callable[[list[Change], int, int], Awaitable[bool | None]]
 
 _MEMORY_LIMIT = 20_000  # changes kept from the bus before falling back to reading the log
 
@@ -42,13 +45,17 @@ class ChangeFeed:
         *,
         batch: int = 500,
         poll_s: float = 1.0,
+        flush_s: float = 1.0,
     ) -> None:
         self.storage = storage
         self.name = name
         self.handler = handler
         self.batch = batch
         self.poll_s = poll_s
-        self.cursor = 0
+        self.flush_s = flush_s
+        self.cursor = 0  # handled up to here
+        self.stored = 0  # the cursor in the database (behind ``cursor`` after skipped writes)
+        self._stored_at = 0.0
         self._recent: list[Change] = []  # from the bus, sorted by seq
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -68,7 +75,7 @@ class ChangeFeed:
 
     async def start(self) -> None:
         """Load the cursor and start consuming in the background."""
-        self.cursor = await self.storage.cursor(self.name)
+        self.cursor = self.stored = await self.storage.cursor(self.name)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
@@ -80,6 +87,15 @@ class ChangeFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            with contextlib.suppress(Exception):  # else: handled again after the restart
+                await self._store_cursor()
+
+    async def _store_cursor(self) -> None:
+        """Store the cursor the handler moved past without writing."""
+        if self.stored < self.cursor:
+            await self.storage.move_cursor(self.name, self.stored, self.cursor)
+            self.stored = self.cursor
+        self._stored_at = asyncio.get_running_loop().time()
 
     async def caught_up(self, seq: int, within_s: float = 10.0) -> bool:
         """Wait until the consumer has handled every change up to ``seq`` (tests, reads that
@@ -122,18 +138,23 @@ class ChangeFeed:
                 self._wake.clear()  # before looking: a change published from here on wakes us
                 page = await self._next()
                 if page.upto == self.cursor:
+                    await self._store_cursor()
                     self._caught_up.set()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_s)
                     continue
-                await self.handler(page.changes, self.cursor, page.upto)
+                wrote = await self.handler(page.changes, self.stored, page.upto)
                 self.cursor = page.upto
+                if wrote is not False:
+                    self.stored = page.upto
+                elif asyncio.get_running_loop().time() - self._stored_at > self.flush_s:
+                    await self._store_cursor()
                 pause = 0.05
             except asyncio.CancelledError:
                 raise
             except CursorMoved:
                 self._recent.clear()
-                self.cursor = await self.storage.cursor(self.name)
+                self.cursor = self.stored = await self.storage.cursor(self.name)
             except Exception:
                 log.exception("change consumer %s failed; retrying in %.1f s", self.name, pause)
                 self._recent.clear()

@@ -122,6 +122,9 @@ class Storage(Protocol):
     async def cursors(self) -> dict[str, int]:
         """Every consumer's cursor, by name."""
 
+    async def move_cursor(self, name: str, old: int, new: int) -> None:
+        """Move a consumer's cursor on its own (CursorMoved if it is no longer at ``old``)."""
+
     async def prune_changes(self) -> int:
         """Drop logged changes every consumer has passed; returns how many."""
 

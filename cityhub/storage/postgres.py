@@ -540,6 +540,11 @@ class PostgresStorage:
         if status != "UPDATE 1":
             raise CursorMoved(f"cursor {name!r} moved from {old}")
 
+    async def move_cursor(self, name: str, old: int, new: int) -> None:
+        """Move a consumer's cursor on its own (CursorMoved if it is no longer at ``old``)."""
+        async with self.transaction() as conn:
+            await self.advance(conn, name, old, new)
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """A connection inside a transaction, for feature stores (errors → StorageError)."""

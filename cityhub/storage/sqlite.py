@@ -513,6 +513,10 @@ class SQLiteStorage:
         if conn.execute(base.ADVANCE_CURSOR, (new, name, old)).rowcount != 1:
             raise CursorMoved(f"cursor {name!r} moved from {old}")
 
+    async def move_cursor(self, name: str, old: int, new: int) -> None:
+        """Move a consumer's cursor on its own (CursorMoved if it is no longer at ``old``)."""
+        await self._write(lambda conn: self.advance(conn, name, old, new))
+
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``fn`` in the writer's next group (for feature stores); awaitable."""
         return self._write(fn)

@@ -102,10 +102,14 @@ class Matcher:
 
     # --- change-log consumer -----------------------------------------------------------
 
-    async def handle(self, changes: list[Change], old: int, new: int) -> None:
-        """Queue the notifications of ``changes`` and move the cursor, in one transaction."""
+    async def handle(self, changes: list[Change], old: int, new: int) -> bool:
+        """Queue the notifications of ``changes`` and move the cursor, in one transaction;
+        False (nothing written: the feed stores the cursor later) when there are none."""
         rows = self.notifications(changes) if self.by_tenant else []
+        if not rows:
+            return False
         await self._queue(rows, (CONSUMER, old, new))
+        return True
 
     async def _queue(self, rows: list[Queued], cursor: Cursor | None) -> None:
         claim = self.outlet.lease() if rows else None

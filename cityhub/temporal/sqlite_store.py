@@ -37,6 +37,10 @@ _UPSERT_SERIES = (
     "ON CONFLICT (tenant, entity_id, attr, dataset) DO UPDATE SET kind = excluded.kind "
     "RETURNING sid"
 )
+_FIND_SERIES = (
+    "SELECT sid, kind FROM temporal_series "
+    "WHERE tenant = ? AND entity_id = ? AND attr = ? AND dataset = ?"
+)
 # an instance is written once: written again (the same id and time), it changes nothing
 _INSERT_INSTANCE = "INSERT OR IGNORE INTO temporal_instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ROLLUP_ADD = ROLLUP_ADD.format(  # SQLite's min(a, b) is NULL when either is
@@ -51,6 +55,15 @@ _PRUNE_SLICE = 200  # series per pruning transaction
 
 def _marks(items: Sequence[Any]) -> str:
     return ",".join("?" * len(items))
+
+
+def _series(conn: sqlite3.Connection, key: tuple[str, str, str, str], kind: str) -> int:
+    """The sid of a series, created if new: looked up first, since most writes add to an
+    existing series and an upsert would rewrite its row every time."""
+    found = conn.execute(_FIND_SERIES, key).fetchone()
+    if found is not None and found[1] == kind:
+        return int(found[0])
+    return int(conn.execute(_UPSERT_SERIES, (*key, kind)).fetchone()[0])
 
 
 def _rebuild(conn: sqlite3.Connection, sid: int, first: int, end: int) -> None:
@@ -96,7 +109,7 @@ class SQLiteTemporalStore:
                 key = (tenant, r.entity_id, r.attr, r.dataset)
                 sid = sids.get(key)
                 if sid is None:
-                    sid = sids[key] = conn.execute(_UPSERT_SERIES, (*key, r.kind)).fetchone()[0]
+                    sid = sids[key] = _series(conn, key, r.kind)
                 rows.append(
                     (
                         sid,

@@ -178,3 +178,28 @@ async def test_a_feed_hands_every_change_once_in_order(settings: Settings) -> No
         last = (await hub.storage.changes(0, 1000)).upto
         assert await feed.caught_up(last)
     assert len(seen) == 40 and seen == sorted(seen)
+
+
+async def test_a_feed_with_nothing_to_write_stores_its_cursor_when_idle(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    hub = app.state.hub
+    seen: list[int] = []
+
+    async def handler(changes: list[Change], old: int, new: int) -> bool:
+        seen.extend(c.seq for c in changes)
+        return False  # nothing to write: the feed stores the cursor itself
+
+    feed = hub.feed("quiet", handler)
+    async with app.router.lifespan_context(app):
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+        for i in range(5):
+            await c.post(E, json={"id": f"urn:ngsi-ld:Lot:{i}", "type": "Lot"})
+        assert await feed.caught_up(5)
+        for _ in range(100):  # idle now: the cursor reaches the database
+            if (await hub.storage.cursors())["quiet"] == 5:
+                break
+            await asyncio.sleep(0.02)
+        assert (await hub.storage.cursors())["quiet"] == 5
+    assert seen == [1, 2, 3, 4, 5]
