@@ -26,6 +26,9 @@ from cityhub.errors import (
     NgsiError,
     ResourceNotFound,
 )
+from cityhub.iot import routes as iot_routes
+from cityhub.iot.ingest import Ingest
+from cityhub.iot.store import IotStore, RejectedStore
 from cityhub.ngsild import batch, discovery, routes
 from cityhub.ngsild.context import ContextLoader
 from cityhub.ngsild.http import problem_response
@@ -163,6 +166,8 @@ def create_app(settings: Settings) -> Starlette:
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
     temporal = install_temporal(hub)
     subscriptions.install(hub)
+    hub.extras["iot"] = registry = IotStore(storage)
+    hub.extras["ingest"] = Ingest(hub, registry, RejectedStore(storage))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -193,6 +198,7 @@ def create_app(settings: Settings) -> Starlette:
             *subscription_routes.routes,
             *deadletters.routes,
             *temporal_routes.routes,
+            *iot_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
         ],

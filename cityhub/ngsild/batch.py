@@ -108,6 +108,24 @@ def _creator(parsed: dict[str, Any]) -> Any:
     return lambda _cur: merge.new_entity(parsed, now_iso())
 
 
+def upsert_mutation(p: dict[str, Any], *, update: bool) -> Mutation:
+    """Create the parsed entity ``p``, or replace an existing one (``update``: add or replace
+    its attributes and add its types, keeping the others)."""
+
+    def run(cur: dict[str, Any] | None) -> dict[str, Any]:
+        now = now_iso()
+        if cur is None:
+            return merge.new_entity(p, now)
+        if update:
+            updated = merge.upsert_attrs(cur, p["attrs"], now)
+            if p["type"] != cur["type"]:
+                updated["type"] = list(dict.fromkeys(cur["type"] + p["type"]))
+            return updated
+        return merge.replace_entity(cur, p, now)
+
+    return Mutation(p["id"], run)
+
+
 async def batch_upsert(request: Request) -> Response:
     """POST /entityOperations/upsert (options=replace|update)."""
     hub = hub_of(request)
@@ -115,22 +133,8 @@ async def batch_upsert(request: Request) -> Response:
     update_mode = "update" in opts
     _, errors, parsed = await _entities(request)
 
-    def upserter(p: dict[str, Any]) -> Any:
-        def run(cur: dict[str, Any] | None) -> dict[str, Any]:
-            now = now_iso()
-            if cur is None:
-                return merge.new_entity(p, now)
-            if update_mode:
-                updated = merge.upsert_attrs(cur, p["attrs"], now)
-                if p["type"] != cur["type"]:
-                    updated["type"] = list(dict.fromkeys(cur["type"] + p["type"]))
-                return updated
-            return merge.replace_entity(cur, p, now)
-
-        return run
-
     result = await hub.entities.batch(
-        tenant_of(request), [Mutation(p["id"], upserter(p)) for p, _, _ in parsed]
+        tenant_of(request), [upsert_mutation(p, update=update_mode) for p, _, _ in parsed]
     )
     if result.created and not errors and not result.errors:
         return json_response(result.created, status=201)

@@ -70,7 +70,12 @@ def accepted(request: Request, allow_geo: bool = False) -> str:
 
 def tenant_of(request: Request) -> str:
     """The NGSILD-Tenant header ('' for the default tenant)."""
-    tenant = request.headers.get(TENANT_HEADER, "").strip()
+    return check_tenant(request.headers.get(TENANT_HEADER, ""))
+
+
+def check_tenant(name: str) -> str:
+    """A tenant name from a header (BadRequestData unless letters, digits, ``_-.``)."""
+    tenant = name.strip()
     if tenant and (len(tenant) > 64 or not all(c.isalnum() or c in "_-." for c in tenant)):
         raise BadRequestData(f"invalid tenant name {tenant!r}")
     return tenant

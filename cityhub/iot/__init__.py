@@ -1,0 +1,1 @@
+"""IoT ingest: device registry (FIWARE IoT Agent provisioning API), measures over HTTP."""

@@ -1,0 +1,336 @@
+"""The IoT Agent northbound API (``/iot/services``, ``/iot/devices``) and the HTTP measure
+endpoints devices post to (``/iot/json`` for JSON, ``/iot/d`` for UltraLight 2.0).
+
+Tenancy follows the IoT Agent convention: the ``fiware-service`` header names the tenant (the
+``NGSILD-Tenant`` header works too) and ``fiware-servicepath`` (default ``/``) scopes groups
+and devices. Errors are NGSI-LD ProblemDetails like the rest of the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityhub.errors import BadRequestData, ResourceNotFound, UnsupportedMediaType
+from cityhub.iot import measures
+from cityhub.iot.ingest import JSON, UL, Ingest, Message, upsert
+from cityhub.iot.model import (
+    DEFAULT_RESOURCE,
+    UL_RESOURCE,
+    entity_type_of,
+    parse_device,
+    parse_devices,
+    parse_groups,
+)
+from cityhub.iot.store import IotStore, Rejected
+from cityhub.ngsild.http import (
+    check_tenant,
+    json_response,
+    method_route,
+    parse_int,
+    read_json,
+    tenant_of,
+)
+from cityhub.ngsild.hub import hub_of
+
+_MAX_PAGE = 1000
+
+
+def _store(request: Request) -> IotStore:
+    store: IotStore = hub_of(request).extras["iot"]
+    return store
+
+
+def _tenant(request: Request) -> str:
+    service = request.headers.get("fiware-service")
+    return check_tenant(service) if service is not None else tenant_of(request)
+
+
+def _path(request: Request, *, listing: bool = False) -> str | None:
+    path = request.headers.get("fiware-servicepath", "/*" if listing else "/").strip() or "/"
+    if not path.startswith("/"):
+        raise BadRequestData("fiware-servicepath must start with /")
+    return None if listing and path == "/*" else path
+
+
+def _page(request: Request) -> tuple[int, int]:
+    limit = parse_int(request, "limit", 20, minimum=1)
+    if limit > _MAX_PAGE:
+        raise BadRequestData(f"limit must be at most {_MAX_PAGE}")
+    return limit, parse_int(request, "offset", 0)
+
+
+def _key(request: Request) -> tuple[str, str]:
+    apikey, resource = request.query_params.get("apikey"), request.query_params.get("resource")
+    if not apikey or not resource:
+        raise BadRequestData("give the service group's apikey and resource as query parameters")
+    return apikey, resource
+
+
+# --- service groups -------------------------------------------------------------------------
+
+
+async def create_groups(request: Request) -> Response:
+    """POST /iot/services {"services": [...]}: all or none (409 if one exists)."""
+    body = await read_json(request, hub_of(request).settings.max_body_bytes)
+    path = _path(request) or "/"
+    groups = [{**g, "service_path": path} for g in parse_groups(body)]
+    await _store(request).add_groups(_tenant(request), path, groups)
+    return Response(status_code=201)
+
+
+async def list_groups(request: Request) -> Response:
+    """GET /iot/services: {"count", "services"} of the service path (``/*``: all)."""
+    limit, offset = _page(request)
+    groups, count = await _store(request).groups(
+        _tenant(request), _path(request, listing=True), limit, offset
+    )
+    return json_response({"count": count, "services": groups})
+
+
+async def update_group(request: Request) -> Response:
+    """PUT /iot/services?apikey=&resource=: change members of a group."""
+    tenant, (apikey, resource) = _tenant(request), _key(request)
+    body = await read_json(request, hub_of(request).settings.max_body_bytes)
+    store = _store(request)
+    current = await store.group(tenant, apikey, resource)
+    if current is None:
+        raise ResourceNotFound(f"no service group with apikey {apikey} and resource {resource}")
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an object of service group members")
+    if body.get("apikey", apikey) != apikey or body.get("resource", resource) != resource:
+        raise BadRequestData("the apikey and resource of a service group cannot be changed")
+    merged = parse_groups({"services": [{**current, **body}]})[0]
+    await store.replace_group(tenant, merged)
+    return Response(status_code=204)
+
+
+async def delete_group(request: Request) -> Response:
+    """DELETE /iot/services?apikey=&resource=."""
+    apikey, resource = _key(request)
+    if not await _store(request).delete_group(_tenant(request), apikey, resource):
+        raise ResourceNotFound(f"no service group with apikey {apikey} and resource {resource}")
+    return Response(status_code=204)
+
+
+# --- devices --------------------------------------------------------------------------------
+
+
+async def create_devices(request: Request) -> Response:
+    """POST /iot/devices {"devices": [...]}: all or none; each device's entity gets a
+    ``Device`` entity beside it (``urn:ngsi-ld:Device:<device_id>``, ``controlledAsset``)."""
+    hub = hub_of(request)
+    body = await read_json(request, hub.settings.max_body_bytes)
+    tenant, path = _tenant(request), _path(request) or "/"
+    devices = []
+    for raw in parse_devices(body):
+        group = await _group_of(request, tenant, raw.get("apikey"), None)
+        entity_type = entity_type_of(raw, group)
+        entity_id = measures.entity_id_for(raw["device_id"], entity_type, raw.get("entity_name"))
+        devices.append({**raw, "entity_name": entity_id, "entity_type": entity_type})
+    await _store(request).add_devices(tenant, path, [{**d, "service_path": path} for d in devices])
+    await _upsert(request, tenant, [_device_entity(d) for d in devices])
+    return Response(status_code=201)
+
+
+async def list_devices(request: Request) -> Response:
+    """GET /iot/devices: {"count", "devices"} of the service path (``/*``: all)."""
+    limit, offset = _page(request)
+    devices, count = await _store(request).devices(
+        _tenant(request), _path(request, listing=True), limit, offset
+    )
+    return json_response({"count": count, "devices": devices})
+
+
+async def get_device(request: Request) -> Response:
+    """GET /iot/devices/{device_id}."""
+    return json_response(await _device(request, _tenant(request)))
+
+
+async def update_device(request: Request) -> Response:
+    """PUT /iot/devices/{device_id}: change members of a device."""
+    tenant = _tenant(request)
+    current = await _device(request, tenant)
+    body = await read_json(request, hub_of(request).settings.max_body_bytes)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an object of device members")
+    merged = parse_device({**current, **body}, device_id=current["device_id"])
+    if "entity_name" in body or "entity_type" in body:
+        group = await _group_of(request, tenant, merged.get("apikey"), None)
+        merged["entity_type"] = entity_type_of(merged, group)
+        merged["entity_name"] = measures.entity_id_for(
+            merged["device_id"], merged["entity_type"], merged.get("entity_name")
+        )
+    await _store(request).replace_device(tenant, merged)
+    await _upsert(request, tenant, [_device_entity(merged)])
+    return Response(status_code=204)
+
+
+async def delete_device(request: Request) -> Response:
+    """DELETE /iot/devices/{device_id} (the entities stay: they are city data)."""
+    device_id = request.path_params["device_id"]
+    if not await _store(request).delete_device(_tenant(request), device_id):
+        raise ResourceNotFound(f"no device {device_id}")
+    return Response(status_code=204)
+
+
+async def _device(request: Request, tenant: str) -> dict[str, Any]:
+    device_id = request.path_params["device_id"]
+    device = await _store(request).device(tenant, device_id)
+    if device is None:
+        raise ResourceNotFound(f"no device {device_id}")
+    return device
+
+
+async def _group_of(
+    request: Request, tenant: str, apikey: str | None, resource: str | None
+) -> dict[str, Any] | None:
+    if apikey is None:
+        return None
+    return await _store(request).group(tenant, apikey, resource)
+
+
+def _device_entity(device: dict[str, Any]) -> dict[str, Any]:
+    """The NGSI-LD Device entity (Smart Data Models ``Device``) standing for a device."""
+    return {
+        "id": f"urn:ngsi-ld:Device:{device['device_id']}",
+        "type": "Device",
+        "controlledAsset": {"type": "Relationship", "object": device["entity_name"]},
+        "deviceState": {"type": "Property", "value": "provisioned"},
+        **(
+            {"supportedProtocol": {"type": "Property", "value": device["protocol"]}}
+            if isinstance(device.get("protocol"), str)
+            else {}
+        ),
+    }
+
+
+async def _upsert(request: Request, tenant: str, payloads: list[dict[str, Any]]) -> None:
+    await upsert(hub_of(request), tenant, payloads)
+
+
+# --- measures -------------------------------------------------------------------------------
+
+
+async def json_measures(request: Request) -> Response:
+    """POST /iot/json?k=<apikey>&i=<device_id>: an object of measures, or an array of them."""
+    hub = hub_of(request)
+    mt = request.headers.get("content-type", "").split(";")[0].strip()
+    if mt not in ("application/json", ""):
+        raise UnsupportedMediaType(f"Content-Type {mt} not supported; use application/json")
+    await _take(request, DEFAULT_RESOURCE, JSON, await _body(request, hub.settings.max_body_bytes))
+    return Response(status_code=200)
+
+
+async def ul_measures(request: Request) -> Response:
+    """POST /iot/d?k=<apikey>&i=<device_id>: UltraLight 2.0 ``t|25|h|40`` (``#`` between
+    measure groups)."""
+    hub = hub_of(request)
+    mt = request.headers.get("content-type", "text/plain").split(";")[0].strip()
+    if mt not in ("text/plain", ""):
+        raise UnsupportedMediaType(f"Content-Type {mt} not supported; use text/plain")
+    await _take(request, UL_RESOURCE, UL, await _body(request, hub.settings.max_body_bytes))
+    return Response(status_code=200)
+
+
+async def _body(request: Request, max_bytes: int) -> bytes:
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise BadRequestData(f"the measures are larger than {max_bytes} bytes")
+    return raw
+
+
+async def _take(request: Request, resource: str, fmt: str, payload: bytes) -> None:
+    apikey, device_id = request.query_params.get("k"), request.query_params.get("i")
+    if not apikey or not device_id:
+        raise BadRequestData("give the API key (k) and the device id (i) as query parameters")
+    msg = Message(
+        _tenant(request), _path(request) or "/", "http", resource, apikey, device_id, fmt, payload
+    )
+    await _ingest(request).take(msg)
+
+
+def _ingest(request: Request) -> Ingest:
+    ingest: Ingest = hub_of(request).extras["ingest"]
+    return ingest
+
+
+# --- dead letters ---------------------------------------------------------------------------
+
+
+async def list_rejected(request: Request) -> Response:
+    """GET /iot/dead-letters[?device_id=]: rejected measure messages, oldest first."""
+    limit, offset = _page(request)
+    found, count = await _ingest(request).rejected.page(
+        _tenant(request), request.query_params.get("device_id"), limit, offset
+    )
+    return json_response({"count": count, "deadLetters": [r.json() for r in found]})
+
+
+async def rejected_counts(request: Request) -> Response:
+    """GET /iot/dead-letters/counts: how many per device and error type."""
+    return json_response(await _ingest(request).rejected.counts(_tenant(request)))
+
+
+async def get_rejected(request: Request) -> Response:
+    """GET /iot/dead-letters/{id}."""
+    return json_response((await _rejected(request))[1].json())
+
+
+async def replay_rejected(request: Request) -> Response:
+    """POST /iot/dead-letters/{id}/replay: take the message again (after the device or model
+    was fixed); taken, it leaves the list; refused again, the answer says why and a fresh
+    dead letter records it."""
+    ingest, found = await _rejected(request)
+    msg = Message(
+        found.tenant,
+        found.service_path,
+        found.source,
+        found.resource,
+        found.apikey,
+        found.device_id,
+        found.format,
+        found.payload,
+    )
+    try:
+        await ingest.take(msg)
+    finally:
+        await ingest.rejected.delete(found.tenant, found.id)
+    return Response(status_code=204)
+
+
+async def discard_rejected(request: Request) -> Response:
+    """DELETE /iot/dead-letters/{id}."""
+    ingest, found = await _rejected(request)
+    await ingest.rejected.delete(found.tenant, found.id)
+    return Response(status_code=204)
+
+
+async def _rejected(request: Request) -> tuple[Ingest, Rejected]:
+    raw = request.path_params["ident"]
+    if not raw.isdigit():
+        raise BadRequestData(f"dead letter id must be a number, got {raw!r}")
+    ingest = _ingest(request)
+    found = await ingest.rejected.get(_tenant(request), int(raw))
+    if found is None:
+        raise ResourceNotFound(f"no dead letter {raw}")
+    return ingest, found
+
+
+routes = [
+    method_route(
+        "/iot/services", POST=create_groups, GET=list_groups, PUT=update_group, DELETE=delete_group
+    ),
+    method_route("/iot/devices", POST=create_devices, GET=list_devices),
+    method_route(
+        "/iot/devices/{device_id}", GET=get_device, PUT=update_device, DELETE=delete_device
+    ),
+    method_route("/iot/json", POST=json_measures),
+    method_route("/iot/d", POST=ul_measures),
+    method_route("/iot/dead-letters", GET=list_rejected),
+    method_route("/iot/dead-letters/counts", GET=rejected_counts),
+    method_route("/iot/dead-letters/{ident}", GET=get_rejected, DELETE=discard_rejected),
+    method_route("/iot/dead-letters/{ident}/replay", POST=replay_rejected),
+]
