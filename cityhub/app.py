@@ -28,6 +28,7 @@ from cityhub.errors import (
 )
 from cityhub.iot import routes as iot_routes
 from cityhub.iot.ingest import Ingest
+from cityhub.iot.mqtt_ingest import MqttIngest
 from cityhub.iot.store import IotStore, RejectedStore
 from cityhub.ngsild import batch, discovery, routes
 from cityhub.ngsild.context import ContextLoader
@@ -146,6 +147,9 @@ async def status(request: Request) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
+_STOP_S = 10.0  # how long shutdown waits for background tasks
+
+
 def _pruner(storage: Storage) -> Callable[[], Coroutine[Any, Any, None]]:
     return lambda: prune_loop(storage)
 
@@ -167,7 +171,11 @@ def create_app(settings: Settings) -> Starlette:
     temporal = install_temporal(hub)
     subscriptions.install(hub)
     hub.extras["iot"] = registry = IotStore(storage)
-    hub.extras["ingest"] = Ingest(hub, registry, RejectedStore(storage))
+    hub.extras["ingest"] = ingest = Ingest(hub, registry, RejectedStore(storage))
+    if settings.mqtt_url:
+        mqtt = MqttIngest(ingest, settings.mqtt_url, settings.mqtt_client_id)
+        hub.extras["mqtt_ingest"] = mqtt
+        hub.tasks.append(mqtt.run)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -183,7 +191,10 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:  # a task that does not end when cancelled must not hold the shutdown
+                _, stuck = await asyncio.wait(tasks, timeout=_STOP_S)
+                for task in stuck:
+                    log.warning("background task %s did not stop in time", task.get_name())
             for feed in hub.feeds.values():
                 await feed.stop()
             for close in hub.closers:

@@ -80,6 +80,7 @@ def main() -> None:
     help="TOML file with settings (see docs/configuration.md).",
 )
 @click.option("--log-level", help="debug, info, warning or error [info].")
+@click.option("--mqtt", "mqtt_url", help="MQTT broker to take device measures from.")
 def serve(config_file: str | None, **flags: Any) -> None:
     """Run the data hub's HTTP API (NGSI-LD under /ngsi-ld/v1)."""
     try:

@@ -96,6 +96,20 @@ SETTINGS: tuple[Setting, ...] = (
         "observedAt, are pruned hourly); 0 keeps everything.",
     ),
     Setting(
+        "mqtt_url",
+        str,
+        "",
+        "MQTT broker to take device measures from (mqtt://user:password@host:1883, mqtts:// "
+        "for TLS); empty: no MQTT ingest.",
+    ),
+    Setting(
+        "mqtt_client_id",
+        str,
+        "cityhub-ingest",
+        "Client id of the MQTT ingest session; the broker keeps unacknowledged messages for it "
+        "while cityhub is down.",
+    ),
+    Setting(
         "temporal_max_instances",
         int,
         1000,
@@ -130,6 +144,8 @@ class Settings:
     notify_backoff_max: float = 300.0
     temporal_retention_days: int = 0
     temporal_max_instances: int = 1000
+    mqtt_url: str = ""
+    mqtt_client_id: str = "cityhub-ingest"
 
     @property
     def database_url(self) -> str:

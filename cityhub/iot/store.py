@@ -133,6 +133,15 @@ class IotStore:
             )
         return _doc(rows[0][0]) if rows else None
 
+    async def tenant_of_key(self, apikey: str) -> tuple[str, str] | None:
+        """The tenant and service path of an API key (MQTT topics carry only the key)."""
+        rows = await self.db.rows(
+            "SELECT tenant, service_path FROM iot_groups WHERE apikey = ? "
+            "ORDER BY tenant, resource LIMIT 1",
+            apikey,
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
     async def replace_group(self, tenant: str, doc: dict[str, Any]) -> bool:
         """Store a changed group (same apikey and resource); False if there is none."""
         sql = "UPDATE iot_groups SET doc = ? WHERE tenant = ? AND apikey = ? AND resource = ?"
