@@ -1,0 +1,195 @@
+"""IoT ingest benchmark: measures over MQTT (real broker, QoS 1) into entities.
+
+Starts a Mosquitto broker from the installed binary, configured for lossless ingest
+(``max_queued_messages 0``: Mosquitto's default of 1,000 drops QoS 1 messages queued for a slow
+subscriber; ``max_inflight_messages 64``), or uses ``--broker host:port``; starts ``cityhub
+serve --mqtt`` (SQLite, durable writes), provisions a service group, then:
+
+1. **throughput**: ``--measures`` messages (one measure each, over ``--devices`` devices) are
+   published as fast as the broker takes them; measures/s = messages stored / seconds from the
+   first publish to the last stored; lost = published − stored − dead-lettered (must be 0);
+2. **latency**: messages paced at ``--rate``/s for ``--seconds`` s; every 20th carries a
+   sequence number that a poller waits for in ``GET /entities/{id}``: publish → visible,
+   p50/p99 (the poller's 2 ms step included), against the publish → broker acknowledgement time
+   of the same messages.
+
+    python bench/ingest.py [--measures 100000] [--devices 1000] [--rate 5000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiomqtt
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import Proc, free_port  # noqa: E402
+
+TENANT = {"fiware-service": "bench"}
+LD = {"NGSILD-Tenant": "bench"}
+
+
+def mosquitto(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway Mosquitto on a free port, set up as cityhub's ingest needs."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    conf = Path(tmp) / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\nmax_inflight_messages 64\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"127.0.0.1:{port}"
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("mosquitto did not start")
+
+
+def hub(data: str, broker: str, client_id: str) -> Proc:
+    return Proc(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.environ['CITYHUB_MQTT_CLIENT_ID'] = sys.argv.pop(1); "
+            "from cityhub.cli import main; sys.argv[0] = 'cityhub'; main()",
+            client_id,
+            "serve",
+            "--port",
+            "{port}",
+            "--data-dir",
+            data,
+            "--mqtt",
+            f"mqtt://{broker}",
+            "--log-level",
+            "warning",
+        ],
+        "/version",
+    )
+
+
+def measures_in_history(c: httpx.Client, devices: int) -> int:
+    """Instances of ``v`` recorded, over every device (the temporal API counts them)."""
+    total = 0
+    for start in range(0, devices, 100):
+        r = c.get(
+            "/ngsi-ld/v1/temporal/entities",
+            params={
+                "type": "Meter",
+                "attrs": "v",
+                "limit": "100",
+                "offset": str(start),
+                "options": "aggregatedValues",
+                "aggrMethods": "totalCount",
+                "timerel": "after",
+                "timeAt": "1970-01-01T00:00:00Z",
+            },
+            headers=LD,
+        )
+        r.raise_for_status()
+        for e in r.json():
+            total += sum(p[0] for p in e.get("v", {}).get("totalCount", []))
+    return total
+
+
+async def publish(broker: str, key: str, n: int, devices: int, rate: float | None) -> list[float]:
+    host, port = broker.split(":")
+    acks: list[float] = []
+    start = time.monotonic()
+    async with aiomqtt.Client(host, int(port), max_inflight_messages=1000) as pub:
+        pending = set()
+        for i in range(n):
+            if rate is not None:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            t0 = time.monotonic()
+            task = asyncio.ensure_future(
+                pub.publish(f"/{key}/m{i % devices}/attrs", f'{{"v": {i}}}'.encode(), qos=1)
+            )
+            task.add_done_callback(lambda _t, t0=t0: acks.append(time.monotonic() - t0))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            if len(pending) >= 500:
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            await asyncio.wait(pending)
+    return acks
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--broker", help="host:port of a broker to use instead of our own")
+    parser.add_argument("--measures", type=int, default=100_000)
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.measures, args.devices, args.seconds = 5000, 100, 3.0
+    key = f"bench{uuid.uuid4().hex[:6]}"
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        broker_proc, broker = (None, args.broker) if args.broker else mosquitto(tmp)
+        args.broker = broker
+        server = hub(tmp, args.broker, f"cityhub-{key}")
+        try:
+            c = httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=120)
+            group = {"apikey": key, "entity_type": "Meter"}
+            c.post("/iot/services", json={"services": [group]}, headers=TENANT).raise_for_status()
+            time.sleep(1.0)  # subscribed
+            t0 = time.monotonic()
+            acks = asyncio.run(publish(args.broker, key, args.measures, args.devices, None))
+            published = time.monotonic() - t0
+            got, last_change, last = 0, time.monotonic(), -1
+            while got < args.measures and time.monotonic() - last_change < 30:
+                got = measures_in_history(c, args.devices)
+                if got != last:
+                    last, last_change = got, time.monotonic()
+                time.sleep(0.5)
+            seconds = last_change - t0
+            letters = c.get("/iot/dead-letters", headers=TENANT).json()["count"]
+            rows.append(
+                [
+                    f"MQTT QoS 1 → stored: {args.measures:,} measures, {args.devices:,} devices",
+                    f"{got / seconds:,.0f} measures/s",
+                    f"lost {args.measures - got - letters}, dead letters {letters}; published in "
+                    f"{published:.1f} s ({args.measures / published:,.0f}/s, broker ack p50 "
+                    f"{statistics.median(acks) * 1000:.1f} ms)",
+                ]
+            )
+        finally:
+            server.stop()
+            if broker_proc is not None:
+                broker_proc.terminate()
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    print("| figure | result | notes |\n|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(x.ljust(w) for x, w in zip(r, width, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
