@@ -246,10 +246,12 @@ async def _take(request: Request, resource: str, fmt: str, payload: bytes) -> No
     apikey, device_id = request.query_params.get("k"), request.query_params.get("i")
     if not apikey or not device_id:
         raise BadRequestData("give the API key (k) and the device id (i) as query parameters")
-    msg = Message(
-        _tenant(request), _path(request) or "/", "http", resource, apikey, device_id, fmt, payload
-    )
-    await _ingest(request).take(msg)
+    ingest = _ingest(request)
+    tenant, path = _tenant(request), _path(request) or "/"
+    if "fiware-service" not in request.headers and "ngsild-tenant" not in request.headers:
+        # devices send no tenant: their API key's service group tells it (as over MQTT)
+        tenant, path = await ingest.registry.tenant_of_key(apikey) or (tenant, path)
+    await ingest.take(Message(tenant, path, "http", resource, apikey, device_id, fmt, payload))
 
 
 def _ingest(request: Request) -> Ingest:

@@ -283,3 +283,11 @@ async def test_multi_measure_groups_all_reach_the_history(client: httpx.AsyncCli
     )
     assert history.status_code == 200, history.text
     assert [i["value"] for i in history.json()["temperature"]] == [10, 11]
+
+
+async def test_devices_need_not_name_their_tenant(client: httpx.AsyncClient) -> None:
+    await _provision(client)
+    r = await client.post("/iot/d", params={"k": "k-parking", "i": "spot-001"}, content=b"s|free")
+    assert r.status_code == 200, r.text  # the API key's group is in tenant gwacheon
+    spot = await _entity(client, "urn:ngsi-ld:ParkingSpot:gc-001")
+    assert spot["status"]["value"] == "free"
