@@ -8,12 +8,10 @@ serve --mqtt`` (SQLite, durable writes), provisions a service group, then:
 1. **throughput**: ``--measures`` messages (one measure each, over ``--devices`` devices) are
    published as fast as the broker takes them; measures/s = messages stored / seconds from the
    first publish to the last stored; lost = published − stored − dead-lettered (must be 0);
-2. **latency**: messages paced at ``--rate``/s for ``--seconds`` s; every 20th carries a
-   sequence number that a poller waits for in ``GET /entities/{id}``: publish → visible,
-   p50/p99 (the poller's 2 ms step included), against the publish → broker acknowledgement time
-   of the same messages.
+(The publish → visible latency at 5,000 measures/s is not measured yet: the sustained rate is
+below that, so a backlog would grow for the whole run.)
 
-    python bench/ingest.py [--measures 100000] [--devices 1000] [--rate 5000] [--quick]
+    python bench/ingest.py [--measures 100000] [--devices 1000] [--quick]
 """
 
 from __future__ import annotations
@@ -144,12 +142,10 @@ def main() -> None:
     parser.add_argument("--broker", help="host:port of a broker to use instead of our own")
     parser.add_argument("--measures", type=int, default=100_000)
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=5000.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.measures, args.devices, args.seconds = 5000, 100, 3.0
+        args.measures, args.devices = 5000, 100
     key = f"bench{uuid.uuid4().hex[:6]}"
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,12 +9,13 @@ client id, clean session off) and a message is acknowledged only once its measur
 (or kept as a dead letter); a message in flight when cityhub stops is sent again by the broker
 after the reconnection. The broker's in-flight window (Mosquitto: 20 messages) bounds what is
 held in memory: back-pressure, not an unbounded queue. A device's messages are applied in the
-order they arrived; different devices' in parallel, so their writes share group commits.
+order they arrived, in batches of whatever arrived meanwhile, each batch one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from urllib.parse import unquote, urlsplit
@@ -22,7 +23,6 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 import orjson
 
-from cityhub.errors import NgsiError
 from cityhub.iot.ingest import JSON, UL, Ingest, Message
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ TOPICS = (
     "/ul/+/+/attrs",
     "/ul/+/+/attrs/+",
 )
-_WINDOW = 64  # messages handled at once
+_WINDOW = 256  # messages received and not yet handled, at most
+_BATCH = 256  # messages written in one transaction, at most
 _MAX_DELAY_S = 30.0
 
 
@@ -116,67 +117,52 @@ class MqttIngest:
         return client
 
     async def _consume(self, client: aiomqtt.Client) -> None:
-        window = asyncio.Semaphore(_WINDOW)
-        last: dict[str, asyncio.Task[None]] = {}  # per device: its latest message's task
+        """Take messages in arrival order, in batches of whatever arrived meanwhile (one
+        transaction each), acknowledging each batch once it is written."""
         self._failed = None
-        async for message in client.messages:
-            if self._failed is not None:
-                raise _Retry(f"a write failed ({self._failed}); unacknowledged messages come again")
-            await window.acquire()
-            topic = str(message.topic)
-            payload = (
-                bytes(message.payload)
-                if isinstance(message.payload, bytes | bytearray)
-                else str(message.payload).encode()
-            )
-            key = topic.split("/attrs")[0]
-            before = last.get(key)
-            task = asyncio.get_running_loop().create_task(
-                self._handle(client, message.mid, message.qos, topic, payload, before, window)
-            )
-            last[key] = task
-
-            def forget(done: asyncio.Task[None], key: str = key) -> None:
-                if last.get(key) is done:
-                    del last[key]
-
-            task.add_done_callback(forget)
-
-    async def _handle(
-        self,
-        client: aiomqtt.Client,
-        mid: int,
-        qos: int,
-        topic: str,
-        payload: bytes,
-        before: asyncio.Task[None] | None,
-        window: asyncio.Semaphore,
-    ) -> None:
+        queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=_WINDOW)
+        worker = asyncio.get_running_loop().create_task(self._work(client, queue))
         try:
-            if before is not None:
-                await asyncio.wait([before])  # the device's earlier message first
-            await self._take(topic, payload)
-            client._client.ack(mid, qos)  # noqa: SLF001
-            self.taken += 1
-        except NgsiError:
-            client._client.ack(mid, qos)  # noqa: SLF001 - kept as a dead letter
-            self.taken += 1
-        except Exception as err:  # the database: do not acknowledge; reconnect, get it again
-            log.exception("MQTT ingest: a message on %s could not be written", topic)
-            self._failed = err
-            client._client.disconnect()  # noqa: SLF001 - the broker sends it again
+            async for message in client.messages:
+                if worker.done():
+                    break
+                await queue.put(message)  # full: wait (the broker holds the rest)
         finally:
-            window.release()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, _Retry):
+                await worker
+        if self._failed is not None:
+            raise _Retry(f"a write failed ({self._failed}); unacknowledged messages come again")
 
-    async def _take(self, topic: str, payload: bytes) -> None:
+    async def _work(self, client: aiomqtt.Client, queue: asyncio.Queue[aiomqtt.Message]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < _BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                msgs = [m for m in [await self._message(m) for m in batch] if m is not None]
+                await self.ingest.take_many(msgs)
+            except Exception as err:  # the database: leave them unacknowledged, reconnect
+                log.exception("MQTT ingest: %d messages could not be written", len(batch))
+                self._failed = err
+                client._client.disconnect()  # noqa: SLF001 - the broker sends them again
+                return
+            for m in batch:
+                client._client.ack(m.mid, m.qos)  # noqa: SLF001
+            self.taken += len(batch)
+
+    async def _message(self, message: aiomqtt.Message) -> Message | None:
+        topic = str(message.topic)
+        raw = message.payload
+        payload = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw).encode()
         found = message_of(topic, payload)
         if found is None:
             log.info("MQTT ingest: ignoring a message on %s (not an ingest topic)", topic)
-            return
+            return None
         apikey, device_id, fmt, body = found
-        where = await self.ingest.registry.tenant_of_key(apikey)
+        where = await self.ingest.tenant_of_key(apikey)
         tenant, path = where if where is not None else ("", "/")
-        await self.ingest.take(Message(tenant, path, "mqtt", topic, apikey, device_id, fmt, body))
+        return Message(tenant, path, "mqtt", topic, apikey, device_id, fmt, body)
 
 
 class _Retry(Exception):

@@ -78,6 +78,7 @@ async def create_groups(request: Request) -> Response:
     path = _path(request) or "/"
     groups = [{**g, "service_path": path} for g in parse_groups(body)]
     await _store(request).add_groups(_tenant(request), path, groups)
+    _ingest(request).forget()
     return Response(status_code=201)
 
 
@@ -104,6 +105,7 @@ async def update_group(request: Request) -> Response:
         raise BadRequestData("the apikey and resource of a service group cannot be changed")
     merged = parse_groups({"services": [{**current, **body}]})[0]
     await store.replace_group(tenant, merged)
+    _ingest(request).forget()
     return Response(status_code=204)
 
 
@@ -112,6 +114,7 @@ async def delete_group(request: Request) -> Response:
     apikey, resource = _key(request)
     if not await _store(request).delete_group(_tenant(request), apikey, resource):
         raise ResourceNotFound(f"no service group with apikey {apikey} and resource {resource}")
+    _ingest(request).forget()
     return Response(status_code=204)
 
 
@@ -131,6 +134,7 @@ async def create_devices(request: Request) -> Response:
         entity_id = measures.entity_id_for(raw["device_id"], entity_type, raw.get("entity_name"))
         devices.append({**raw, "entity_name": entity_id, "entity_type": entity_type})
     await _store(request).add_devices(tenant, path, [{**d, "service_path": path} for d in devices])
+    _ingest(request).forget()
     await _upsert(request, tenant, [_device_entity(d) for d in devices])
     return Response(status_code=201)
 
@@ -164,6 +168,7 @@ async def update_device(request: Request) -> Response:
             merged["device_id"], merged["entity_type"], merged.get("entity_name")
         )
     await _store(request).replace_device(tenant, merged)
+    _ingest(request).forget()
     await _upsert(request, tenant, [_device_entity(merged)])
     return Response(status_code=204)
 
@@ -173,6 +178,7 @@ async def delete_device(request: Request) -> Response:
     device_id = request.path_params["device_id"]
     if not await _store(request).delete_device(_tenant(request), device_id):
         raise ResourceNotFound(f"no device {device_id}")
+    _ingest(request).forget()
     return Response(status_code=204)
 
 
@@ -250,7 +256,7 @@ async def _take(request: Request, resource: str, fmt: str, payload: bytes) -> No
     tenant, path = _tenant(request), _path(request) or "/"
     if "fiware-service" not in request.headers and "ngsild-tenant" not in request.headers:
         # devices send no tenant: their API key's service group tells it (as over MQTT)
-        tenant, path = await ingest.registry.tenant_of_key(apikey) or (tenant, path)
+        tenant, path = await ingest.tenant_of_key(apikey) or (tenant, path)
     await ingest.take(Message(tenant, path, "http", resource, apikey, device_id, fmt, payload))
 
 
