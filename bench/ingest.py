@@ -7,7 +7,8 @@ serve --mqtt`` (SQLite, durable writes), provisions a service group, then:
 
 1. **throughput**: ``--measures`` messages (one measure each, over ``--devices`` devices) are
    published as fast as the broker takes them; measures/s = messages stored / seconds from the
-   first publish to the last stored; lost = published − stored − dead-lettered (must be 0);
+   first publish to the last stored; lost = published − stored − dead-lettered (must be 0).
+
 (The publish → visible latency at 5,000 measures/s is not measured yet: the sustained rate is
 below that, so a backlog would grow for the whole run.)
 
