@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FeedHandler = Callable[[list[Change], int, int], Awaitable[bool | None]]
 
+_STOP_S = 5.0  # longest a stopping feed spends storing its cursor
 _MEMORY_LIMIT = 20_000  # changes kept from the bus before falling back to reading the log
 
 
@@ -88,7 +89,7 @@ class ChangeFeed:
                 await self._task
             self._task = None
             with contextlib.suppress(Exception):  # else: handled again after the restart
-                await self._store_cursor()
+                await asyncio.wait_for(self._store_cursor(), _STOP_S)
 
     async def _store_cursor(self) -> None:
         """Store the cursor the handler moved past without writing."""

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 FEED = "temporal"
 _MAX_PERIODS = 100_000  # calendar periods (P1M...) one aggregation may span
 _SETTLE_S = 2.0  # longest a read waits for the recorder to catch up
+_LAST_TIMES = 100_000  # series whose latest instance time is remembered
 _ALL = 2**62  # "no limit" for a store read of instances
 
 
@@ -68,6 +69,7 @@ class TemporalService:
         self.max_instances = max(1, max_instances)
         self.feed: ChangeFeed | None = None
         self._published = 0  # highest change seq published in this process
+        self._last_time: dict[tuple[str, str, str, str], int] = {}  # series -> latest µs
 
     # --- recording ----------------------------------------------------------------------
 
@@ -82,7 +84,25 @@ class TemporalService:
     async def record(self, changes: list[Change], old: int, new: int) -> None:
         """The change-log consumer: the changes' rows and the cursor, in one transaction."""
         cursor: Cursor = (FEED, old, new)
-        await self.store.write(rows_of(changes), cursor)
+        batch = rows_of(changes)
+        self._in_order(batch)
+        await self.store.write(batch, cursor)
+
+    def _in_order(self, batch: WriteBatch) -> None:
+        """Keep instances timed by their write (no observedAt) in the order of the writes:
+        times are kept to the millisecond, so two writes of an attribute within one would tie
+        and ``lastN`` could answer the older; the later one goes 1 µs after the earlier."""
+        last = self._last_time
+        if len(last) > _LAST_TIMES:
+            last.clear()
+        for tenant, row in batch.instances:
+            if "observedAt" in row.doc:
+                continue
+            key = (tenant, row.entity_id, row.attr, row.dataset)
+            before = last.get(key)
+            if before is not None and row.observed <= before:
+                row.observed = before + 1
+            last[key] = row.observed
 
     async def settle(self) -> None:
         """Wait (briefly) until every change published here is recorded."""
