@@ -195,11 +195,15 @@ def create_app(settings: Settings) -> Starlette:
                 _, stuck = await asyncio.wait(tasks, timeout=_STOP_S)
                 for task in stuck:
                     log.warning("background task %s did not stop in time", task.get_name())
-            for feed in hub.feeds.values():
-                await feed.stop()
-            for close in hub.closers:
-                await close()
-            await storage.close()
+            steps = [(f"feed {name}", feed.stop) for name, feed in hub.feeds.items()]
+            steps += [(getattr(close, "__qualname__", "closer"), close) for close in hub.closers]
+            for what, step in (*steps, ("storage", storage.close)):
+                try:  # whatever one step does, the others still run and shutdown ends
+                    await asyncio.wait_for(step(), _STOP_S)
+                except TimeoutError:
+                    log.warning("shutdown: %s did not finish within %.0f s", what, _STOP_S)
+                except Exception:
+                    log.exception("shutdown: %s failed", what)
 
     app = Starlette(
         routes=[
