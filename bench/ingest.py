@@ -157,7 +157,11 @@ def main() -> None:
             c = httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=120)
             group = {"apikey": key, "entity_type": "Meter"}
             c.post("/iot/services", json={"services": [group]}, headers=TENANT).raise_for_status()
-            time.sleep(1.0)  # subscribed
+            deadline = time.monotonic() + 30
+            while not c.get("/cityhub/v1/status").json()["mqttIngest"]["subscribed"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("cityhub did not subscribe to the broker")
+                time.sleep(0.05)
             t0 = time.monotonic()
             acks = asyncio.run(publish(args.broker, key, args.measures, args.devices, None))
             published = time.monotonic() - t0

@@ -138,12 +138,15 @@ async def status(request: Request) -> Response:
         name: {"cursor": cursors.get(name, end), "behind": max(0, end - cursors.get(name, end))}
         for name in hub.feeds
     }
-    body = {
+    body: dict[str, object] = {
         "name": "cityhub",
         "version": __version__,
         "changeLog": {"end": end},
         "consumers": consumers,
     }
+    mqtt = hub.extras.get("mqtt_ingest")
+    if mqtt is not None:
+        body["mqttIngest"] = {"subscribed": mqtt.subscribed.is_set(), "taken": mqtt.taken}
     return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -81,6 +81,7 @@ class MqttIngest:
         self.url = url
         self.client_id = client_id
         self.taken = 0  # messages handled (taken or dead-lettered) since start
+        self.subscribed = asyncio.Event()  # set while connected and subscribed
         self._failed: BaseException | None = None
 
     async def run(self) -> None:
@@ -92,8 +93,12 @@ class MqttIngest:
                     for topic in TOPICS:
                         await client.subscribe(topic, qos=1)
                     log.info("MQTT ingest: subscribed on %s", _safe(self.url))
+                    self.subscribed.set()
                     delay = 1.0
-                    await self._consume(client)
+                    try:
+                        await self._consume(client)
+                    finally:
+                        self.subscribed.clear()
             except asyncio.CancelledError:
                 raise
             except (aiomqtt.MqttError, OSError, _Retry) as err:

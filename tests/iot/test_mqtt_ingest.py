@@ -61,6 +61,7 @@ async def test_measures_published_on_the_broker_update_entities(settings: Settin
         assert (
             await c.post("/iot/services", json={"services": [group]}, headers=CITY)
         ).status_code == 201
+        await _wait_for(lambda: _connected(app))  # publishing before the subscription: lost
         station = "urn:ngsi-ld:AirQualityObserved:aq-1"
 
         async def pm10() -> Any:
@@ -129,5 +130,4 @@ async def test_messages_sent_while_cityhub_is_down_arrive_after_it_is_back(
 
 
 async def _connected(app: Any) -> bool:
-    await asyncio.sleep(0.3)  # subscribed by then (the broker answers within milliseconds)
-    return True
+    return bool(app.state.hub.extras["mqtt_ingest"].subscribed.is_set())

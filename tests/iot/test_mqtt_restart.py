@@ -57,7 +57,12 @@ def test_measures_survive_a_kill_9_of_cityhub(
             timeout=10,
         )
         assert r.status_code == 201, r.text
-        time.sleep(0.5)  # subscribed
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # publishing before the subscription: lost
+            status = httpx.get(f"{srv.url}/cityhub/v1/status", timeout=10).json()
+            if status["mqttIngest"]["subscribed"]:
+                break
+            time.sleep(0.05)
         publisher = threading.Thread(
             target=_publish, args=(host, port, key, 0, TOTAL, 0.002), daemon=True
         )
