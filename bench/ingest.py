@@ -34,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import Proc, free_port  # noqa: E402
+from bench.run import Proc, free_port, markdown_table  # noqa: E402
 
 TENANT = {"fiware-service": "bench"}
 LD = {"NGSILD-Tenant": "bench"}
@@ -186,10 +186,7 @@ def main() -> None:
             server.stop()
             if broker_proc is not None:
                 broker_proc.terminate()
-    width = [max(len(r[i]) for r in rows) for i in range(3)]
-    print("| figure | result | notes |\n|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(x.ljust(w) for x, w in zip(r, width, strict=True)) + " |")
+    markdown_table(rows)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen  # noqa: E402
-from bench.run import Proc, cityhub, drive  # noqa: E402
+from bench.run import Proc, cityhub, drive, markdown_table  # noqa: E402
 
 JSON = "application/json"
 E = "/ngsi-ld/v1/entities"
@@ -261,10 +261,7 @@ def main() -> None:
         burst(args, rows)
     if args.only != "burst":
         overhead(args, rows)
-    width = [max(len(r[i]) for r in rows) for i in range(3)]
-    print("| figure | result | notes |\n|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) + " |")
+    markdown_table(rows)
 
 
 if __name__ == "__main__":

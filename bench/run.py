@@ -272,6 +272,14 @@ def query_figures(hub: Proc, base: Proc, total: int, rows: list[list[str]]) -> N
         )
 
 
+def markdown_table(rows: list[list[str]]) -> None:
+    """Print (figure, result, notes) rows as a Markdown table."""
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    print("| figure | result | notes |\n|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts (smoke run)")
