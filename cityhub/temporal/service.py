@@ -10,6 +10,7 @@ every attribute (forwards, or backwards with ``lastN``), and the route answers 2
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -187,9 +188,16 @@ class TemporalService:
                 TemporalEntity(r, by_entity.get(r.entity_id, []), buckets) for r in rows
             ]
             return result
-        found, result.content_range = await self._instances(sids, query)
-        if query.q is not None:
+        if query.q is not None and query.last_n is not None:
+            # q picks instances, then lastN the latest of them: read the newest page, filter
+            wide = dataclasses.replace(query, last_n=max(query.last_n, self.max_instances))
+            found, result.content_range = await self._instances(sids, wide)
             _keep_matching(query.q, rows, tenant_series, found, q_attrs or {})
+            found = {sid: stored[-query.last_n :] for sid, stored in found.items()}
+        else:
+            found, result.content_range = await self._instances(sids, query)
+            if query.q is not None:
+                _keep_matching(query.q, rows, tenant_series, found, q_attrs or {})
         by_entity = {}
         for s in tenant_series:
             by_entity.setdefault(s.entity_id, []).append((s, found.get(s.sid, [])))

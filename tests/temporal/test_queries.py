@@ -298,6 +298,8 @@ async def _query_q(client: httpx.AsyncClient, **params: str) -> list[dict[str, A
             [1],
             ["ok", "alarm", "ok"],
         ),
+        # lastN is the latest of the instances q keeps, not q over the latest instances
+        ({"q": "temperature<5", "lastN": "2"}, [4, 4], ["alarm", "ok"]),
     ],
 )
 async def test_q_selects_entities_and_instances_within_the_time_filter(
