@@ -19,7 +19,7 @@ import orjson
 
 from cityhub.errors import BadRequestData, NgsiError, ResourceNotFound
 from cityhub.iot import measures
-from cityhub.iot.model import entity_type_of, mapping
+from cityhub.iot.model import mapping
 from cityhub.iot.store import IotStore, Rejected, RejectedStore
 from cityhub.ngsild import models
 from cityhub.ngsild.batch import upsert_mutation
@@ -53,9 +53,10 @@ class Ingest:
         self.registry = registry
         self.rejected = rejected
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+        registry.on_change.append(self.forget)
 
     def forget(self) -> None:
-        """Drop what was read of the registry (it was just changed here)."""
+        """Drop what was read of the registry (it was just changed in this process)."""
         self._cache.clear()
 
     async def _cached(self, key: tuple[str, ...], read: Callable[[], Awaitable[Any]]) -> Any:
@@ -151,10 +152,7 @@ class Ingest:
                 raise ResourceNotFound(f"no service group for API key {msg.apikey}")
             if not group.get("autoprovision", True):
                 raise ResourceNotFound(f"device {msg.device_id} is not provisioned")
-        entity_type = entity_type_of(device, group)
-        entity_id = (device or {}).get("entity_name") or measures.entity_id_for(
-            msg.device_id, entity_type, None
-        )
+        _, entity_id = measures.entity_of(msg.device_id, device, group)
         how = mapping(msg.device_id, device, group, entity_id)
         now = now_iso()
         core = self.hub.contexts.core

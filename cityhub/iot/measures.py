@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from cityhub.errors import BadRequestData
-from cityhub.iot.model import AttrMap, DeviceMapping
+from cityhub.iot.model import AttrMap, DeviceMapping, entity_type_of
 from cityhub.ngsild import geo
 from cityhub.ngsild.entity import (
     GEO_PROPERTY,
@@ -148,6 +148,14 @@ def to_attributes(
         for inst in attrs.values():
             inst["observedAt"] = observed
     return attrs
+
+
+def entity_of(
+    device_id: str, device: dict[str, Any] | None, group: dict[str, Any] | None
+) -> tuple[str, str]:
+    """A device's entity type and id, from its own settings over its service group's."""
+    entity_type = entity_type_of(device, group)
+    return entity_type, entity_id_for(device_id, entity_type, (device or {}).get("entity_name"))
 
 
 def entity_id_for(device_id: str, entity_type: str, entity_name: str | None) -> str:

@@ -19,7 +19,6 @@ from cityhub.iot.ingest import JSON, UL, Ingest, Message, upsert
 from cityhub.iot.model import (
     DEFAULT_RESOURCE,
     UL_RESOURCE,
-    entity_type_of,
     parse_device,
     parse_devices,
     parse_groups,
@@ -48,11 +47,18 @@ def _tenant(request: Request) -> str:
     return check_tenant(service) if service is not None else tenant_of(request)
 
 
-def _path(request: Request, *, listing: bool = False) -> str | None:
-    path = request.headers.get("fiware-servicepath", "/*" if listing else "/").strip() or "/"
+def _path(request: Request) -> str:
+    """The service path a request provisions or sends in (``fiware-servicepath``, ``/``)."""
+    path = request.headers.get("fiware-servicepath", "/").strip() or "/"
     if not path.startswith("/"):
         raise BadRequestData("fiware-servicepath must start with /")
-    return None if listing and path == "/*" else path
+    return path
+
+
+def _listed_path(request: Request) -> str | None:
+    """The service path a listing is about; None (``/*``, the default): every one."""
+    path = _path(request) if "fiware-servicepath" in request.headers else "/*"
+    return None if path == "/*" else path
 
 
 def _page(request: Request) -> tuple[int, int]:
@@ -75,10 +81,9 @@ def _key(request: Request) -> tuple[str, str]:
 async def create_groups(request: Request) -> Response:
     """POST /iot/services {"services": [...]}: all or none (409 if one exists)."""
     body = await read_json(request, hub_of(request).settings.max_body_bytes)
-    path = _path(request) or "/"
+    path = _path(request)
     groups = [{**g, "service_path": path} for g in parse_groups(body)]
     await _store(request).add_groups(_tenant(request), path, groups)
-    _ingest(request).forget()
     return Response(status_code=201)
 
 
@@ -86,7 +91,7 @@ async def list_groups(request: Request) -> Response:
     """GET /iot/services: {"count", "services"} of the service path (``/*``: all)."""
     limit, offset = _page(request)
     groups, count = await _store(request).groups(
-        _tenant(request), _path(request, listing=True), limit, offset
+        _tenant(request), _listed_path(request), limit, offset
     )
     return json_response({"count": count, "services": groups})
 
@@ -105,7 +110,6 @@ async def update_group(request: Request) -> Response:
         raise BadRequestData("the apikey and resource of a service group cannot be changed")
     merged = parse_groups({"services": [{**current, **body}]})[0]
     await store.replace_group(tenant, merged)
-    _ingest(request).forget()
     return Response(status_code=204)
 
 
@@ -114,7 +118,6 @@ async def delete_group(request: Request) -> Response:
     apikey, resource = _key(request)
     if not await _store(request).delete_group(_tenant(request), apikey, resource):
         raise ResourceNotFound(f"no service group with apikey {apikey} and resource {resource}")
-    _ingest(request).forget()
     return Response(status_code=204)
 
 
@@ -126,15 +129,13 @@ async def create_devices(request: Request) -> Response:
     ``Device`` entity beside it (``urn:ngsi-ld:Device:<device_id>``, ``controlledAsset``)."""
     hub = hub_of(request)
     body = await read_json(request, hub.settings.max_body_bytes)
-    tenant, path = _tenant(request), _path(request) or "/"
+    tenant, path = _tenant(request), _path(request)
     devices = []
     for raw in parse_devices(body):
         group = await _group_of(request, tenant, raw.get("apikey"), None)
-        entity_type = entity_type_of(raw, group)
-        entity_id = measures.entity_id_for(raw["device_id"], entity_type, raw.get("entity_name"))
+        entity_type, entity_id = measures.entity_of(raw["device_id"], raw, group)
         devices.append({**raw, "entity_name": entity_id, "entity_type": entity_type})
     await _store(request).add_devices(tenant, path, [{**d, "service_path": path} for d in devices])
-    _ingest(request).forget()
     await _upsert(request, tenant, [_device_entity(d) for d in devices])
     return Response(status_code=201)
 
@@ -143,7 +144,7 @@ async def list_devices(request: Request) -> Response:
     """GET /iot/devices: {"count", "devices"} of the service path (``/*``: all)."""
     limit, offset = _page(request)
     devices, count = await _store(request).devices(
-        _tenant(request), _path(request, listing=True), limit, offset
+        _tenant(request), _listed_path(request), limit, offset
     )
     return json_response({"count": count, "devices": devices})
 
@@ -163,12 +164,10 @@ async def update_device(request: Request) -> Response:
     merged = parse_device({**current, **body}, device_id=current["device_id"])
     if "entity_name" in body or "entity_type" in body:
         group = await _group_of(request, tenant, merged.get("apikey"), None)
-        merged["entity_type"] = entity_type_of(merged, group)
-        merged["entity_name"] = measures.entity_id_for(
-            merged["device_id"], merged["entity_type"], merged.get("entity_name")
+        merged["entity_type"], merged["entity_name"] = measures.entity_of(
+            merged["device_id"], merged, group
         )
     await _store(request).replace_device(tenant, merged)
-    _ingest(request).forget()
     await _upsert(request, tenant, [_device_entity(merged)])
     return Response(status_code=204)
 
@@ -178,7 +177,6 @@ async def delete_device(request: Request) -> Response:
     device_id = request.path_params["device_id"]
     if not await _store(request).delete_device(_tenant(request), device_id):
         raise ResourceNotFound(f"no device {device_id}")
-    _ingest(request).forget()
     return Response(status_code=204)
 
 
@@ -253,7 +251,7 @@ async def _take(request: Request, resource: str, fmt: str, payload: bytes) -> No
     if not apikey or not device_id:
         raise BadRequestData("give the API key (k) and the device id (i) as query parameters")
     ingest = _ingest(request)
-    tenant, path = _tenant(request), _path(request) or "/"
+    tenant, path = _tenant(request), _path(request)
     if "fiware-service" not in request.headers and "ngsild-tenant" not in request.headers:
         # devices send no tenant: their API key's service group tells it (as over MQTT)
         tenant, path = await ingest.tenant_of_key(apikey) or (tenant, path)

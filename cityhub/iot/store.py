@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,15 @@ class IotStore:
 
     def __init__(self, storage: Storage) -> None:
         self.db = _Backend(storage)
+        self.on_change: list[Callable[[], None]] = []  # told after every registry write
+
+    async def _change(
+        self, statements: list[Statement], *, conflict: str | None = None
+    ) -> list[int]:
+        counts = await self.db.run(statements, conflict=conflict)
+        for listener in self.on_change:
+            listener()
+        return counts
 
     async def _page(
         self, table: str, order: str, tenant: str, path: str | None, limit: int, offset: int
@@ -105,7 +115,7 @@ class IotStore:
     async def add_groups(self, tenant: str, path: str, groups: list[dict[str, Any]]) -> None:
         """Provision groups, all or none (AlreadyExists if an apikey+resource is taken)."""
         sql = "INSERT INTO iot_groups VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-        await self.db.run(
+        await self._change(
             [(sql, (tenant, g["apikey"], g["resource"], path, _text(g))) for g in groups],
             conflict="a service group with this apikey and resource already exists",
         )
@@ -145,20 +155,20 @@ class IotStore:
     async def replace_group(self, tenant: str, doc: dict[str, Any]) -> bool:
         """Store a changed group (same apikey and resource); False if there is none."""
         sql = "UPDATE iot_groups SET doc = ? WHERE tenant = ? AND apikey = ? AND resource = ?"
-        counts = await self.db.run([(sql, (_text(doc), tenant, doc["apikey"], doc["resource"]))])
+        counts = await self._change([(sql, (_text(doc), tenant, doc["apikey"], doc["resource"]))])
         return counts[0] == 1
 
     async def delete_group(self, tenant: str, apikey: str, resource: str) -> bool:
         """Forget a group; False if there is none."""
         sql = "DELETE FROM iot_groups WHERE tenant = ? AND apikey = ? AND resource = ?"
-        return (await self.db.run([(sql, (tenant, apikey, resource))]))[0] == 1
+        return (await self._change([(sql, (tenant, apikey, resource))]))[0] == 1
 
     # --- devices ------------------------------------------------------------------------
 
     async def add_devices(self, tenant: str, path: str, devices: list[dict[str, Any]]) -> None:
         """Provision devices, all or none (AlreadyExists if a device id is taken)."""
         sql = "INSERT INTO iot_devices VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-        await self.db.run(
+        await self._change(
             [(sql, (tenant, d["device_id"], path, _text(d))) for d in devices],
             conflict="a device with this device_id already exists",
         )
@@ -179,12 +189,12 @@ class IotStore:
     async def replace_device(self, tenant: str, doc: dict[str, Any]) -> bool:
         """Store a changed device; False if there is none."""
         sql = "UPDATE iot_devices SET doc = ? WHERE tenant = ? AND device_id = ?"
-        return (await self.db.run([(sql, (_text(doc), tenant, doc["device_id"]))]))[0] == 1
+        return (await self._change([(sql, (_text(doc), tenant, doc["device_id"]))]))[0] == 1
 
     async def delete_device(self, tenant: str, device_id: str) -> bool:
         """Forget a device; False if there is none."""
         sql = "DELETE FROM iot_devices WHERE tenant = ? AND device_id = ?"
-        return (await self.db.run([(sql, (tenant, device_id))]))[0] == 1
+        return (await self._change([(sql, (tenant, device_id))]))[0] == 1
 
 
 @dataclass(frozen=True, slots=True)
