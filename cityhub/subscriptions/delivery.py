@@ -244,9 +244,13 @@ class Deliverer:
             # its delivery is recorded
             if not self._closed and not delivered:
                 self._owned.pop(row.nid, None)
-            if self._full:
-                self._full = False
-                self._wake.set()
+            self._freed()
+
+    def _freed(self) -> None:
+        """A claimed row settled: if the last claim filled every slot, claim again now."""
+        if self._full:
+            self._full = False
+            self._wake.set()
 
     def _acked(self, row: OutboxRow) -> None:
         """Record a delivery: rows delivered meanwhile are recorded together, in one write."""
@@ -268,9 +272,7 @@ class Deliverer:
                     self._owned.pop(row.nid, None)
                 for row in nxt:
                     self._dispatch(row)
-                if self._full:
-                    self._full = False
-                    self._wake.set()
+                self._freed()
         finally:
             self._acking = None
 
