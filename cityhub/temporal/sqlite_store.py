@@ -57,6 +57,19 @@ def _marks(items: Sequence[Any]) -> str:
     return ",".join("?" * len(items))
 
 
+def _per_series(
+    sql: str, head: Sequence[Any], tail: Sequence[Any], sids: Sequence[int]
+) -> Callable[[sqlite3.Connection], _BySeries]:
+    """A reader running ``sql`` (its sid parameter between ``head`` and ``tail``) per series,
+    keeping the series that have rows."""
+
+    def run(conn: sqlite3.Connection) -> _BySeries:
+        found = ((sid, conn.execute(sql, (*head, sid, *tail)).fetchall()) for sid in sids)
+        return {sid: rows for sid, rows in found if rows}
+
+    return run
+
+
 def _series(conn: sqlite3.Connection, key: tuple[str, str, str, str], kind: str) -> int:
     """The sid of a series, created if new: looked up first, since most writes add to an
     existing series and an upsert would rewrite its row every time."""
@@ -238,19 +251,9 @@ class SQLiteTemporalStore:
         rollup = rollup_query(tf, periods, methods, "sid = ?")
         if rollup is not None:
             sql, head, tail = rollup
-
-            def from_rollup(part: Sequence[int]) -> Callable[[sqlite3.Connection], _BySeries]:
-                def run(conn: sqlite3.Connection) -> _BySeries:
-                    found = (
-                        (sid, conn.execute(sql, (*head, sid, *tail)).fetchall()) for sid in part
-                    )
-                    return {sid: rows for sid, rows in found if rows}
-
-                return run
-
             # one thread: reading rollup rows is mostly building Python tuples, which holds
             # the GIL, so more threads only fight over it
-            rolled: _BySeries = await self.storage.read(from_rollup(sids))
+            rolled: _BySeries = await self.storage.read(_per_series(sql, head, tail, sids))
             return rolled
         col = time_column(tf)
         bucket, bucket_params = period_sql(tf, periods)
@@ -263,17 +266,7 @@ class SQLiteTemporalStore:
             f"FROM temporal_instances WHERE sid = ? AND deleted = 0{where} GROUP BY b ORDER BY b"
         )
 
-        def reader(part: Sequence[int]) -> Callable[[sqlite3.Connection], _BySeries]:
-            def run(conn: sqlite3.Connection) -> _BySeries:
-                found = (
-                    (sid, conn.execute(sql, (*bucket_params, sid, *params)).fetchall())
-                    for sid in part
-                )
-                return {sid: rows for sid, rows in found if rows}
-
-            return run
-
-        return await self._spread(sids, reader)
+        return await self._spread(sids, lambda part: _per_series(sql, bucket_params, params, part))
 
     async def _spread(
         self,
