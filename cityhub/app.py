@@ -19,6 +19,8 @@ from starlette.routing import Match, Route
 from cityhub import __version__
 from cityhub.bus import ChangeBus
 from cityhub.bus.feed import prune_loop
+from cityhub.datamodels import routes as datamodel_routes
+from cityhub.datamodels.registry import ModelRegistry
 from cityhub.errors import (
     InternalError,
     InvalidRequest,
@@ -171,6 +173,7 @@ def create_app(settings: Settings) -> Starlette:
 
     contexts = ContextLoader(_remote_fetcher(settings), local=local_context)
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
+    hub.extras["datamodels"] = hub.entities.validator = ModelRegistry(storage)
     temporal = install_temporal(hub)
     subscriptions.install(hub)
     hub.extras["iot"] = registry = IotStore(storage)
@@ -217,6 +220,7 @@ def create_app(settings: Settings) -> Starlette:
             *deadletters.routes,
             *temporal_routes.routes,
             *iot_routes.routes,
+            *datamodel_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
         ],

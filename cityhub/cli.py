@@ -15,6 +15,7 @@ import click
 
 from cityhub import __version__
 from cityhub.errors import ConfigError
+from cityhub.iot.cli import iot
 from cityhub.settings import Settings, load_settings, settings_markdown
 
 
@@ -164,6 +165,8 @@ def show_settings(markdown: bool, config_file: str | None) -> None:
     for name in settings.__slots__:
         click.echo(f"{name} = {getattr(settings, name)!r}")
 
+
+main.add_command(iot)
 
 if __name__ == "__main__":
     main()

@@ -101,7 +101,7 @@ class Ingest:
                 await self._reject(msg, err)
         for tenant, prepared in by_tenant.items():
             mutations = [upsert_mutation(p, update=True) for _, ps in prepared for p in ps]
-            result = await self.hub.entities.batch(tenant, mutations)
+            result = await self.hub.entities.batch(tenant, mutations, strict=True)
             failed = {entity_id for entity_id, _ in result.errors}
             for msg, parsed in prepared:  # alone again: taken, or a dead letter saying why
                 if any(p["id"] in failed for p in parsed):
@@ -186,6 +186,7 @@ async def upsert(hub: Hub, tenant: str, payloads: list[dict[str, Any]]) -> None:
 
 
 async def _write(hub: Hub, tenant: str, parsed: list[dict[str, Any]]) -> None:
-    result = await hub.entities.batch(tenant, [upsert_mutation(p, update=True) for p in parsed])
+    mutations = [upsert_mutation(p, update=True) for p in parsed]
+    result = await hub.entities.batch(tenant, mutations, strict=True)
     if result.errors:
         raise result.errors[0][1]

@@ -7,60 +7,14 @@ kept as JSON text as provisioned.
 from __future__ import annotations
 
 import base64
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from cityhub.errors import AlreadyExists
 from cityhub.storage.base import Storage
-from cityhub.storage.postgres import PostgresStorage, numbered
-from cityhub.storage.sqlite import SQLiteStorage
-
-Statement = tuple[str, tuple[Any, ...]]
-
-
-class _Backend:
-    """Runs statements in one transaction (rowcounts back) and reads rows, on either backend."""
-
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-
-    async def run(self, statements: list[Statement], *, conflict: str | None = None) -> list[int]:
-        """Execute in one transaction; with ``conflict``, a statement that changes no row
-        rolls everything back and raises AlreadyExists(conflict)."""
-        st = self.storage
-        if isinstance(st, SQLiteStorage):
-
-            def work(conn: sqlite3.Connection) -> list[int]:
-                counts = [conn.execute(sql, args).rowcount for sql, args in statements]
-                if conflict is not None and 0 in counts:
-                    raise AlreadyExists(conflict)
-                return counts
-
-            done: list[int] = await st.write(work)
-            return done
-        assert isinstance(st, PostgresStorage)
-        counts = []
-        async with st.transaction() as conn:
-            for sql, args in statements:
-                status = await conn.execute(numbered(sql), *args)
-                counts.append(int(status.split()[-1]))
-            if conflict is not None and 0 in counts:
-                raise AlreadyExists(conflict)
-        return counts
-
-    async def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        st = self.storage
-        if isinstance(st, SQLiteStorage):
-            found: list[tuple[Any, ...]] = await st.read(
-                lambda conn: conn.execute(sql, args).fetchall()
-            )
-            return found
-        assert isinstance(st, PostgresStorage)
-        return [tuple(r) for r in await st.pool.fetch(numbered(sql), *args)]
+from cityhub.storage.plain import PlainSql, Statement
 
 
 def _doc(raw: Any) -> dict[str, Any]:
@@ -83,7 +37,7 @@ class IotStore:
     """Service groups and devices of every tenant."""
 
     def __init__(self, storage: Storage) -> None:
-        self.db = _Backend(storage)
+        self.db = PlainSql(storage)
         self.on_change: list[Callable[[], None]] = []  # told after every registry write
 
     async def _change(
@@ -252,7 +206,7 @@ class RejectedStore:
     """The dead letters of ingest."""
 
     def __init__(self, storage: Storage) -> None:
-        self.db = _Backend(storage)
+        self.db = PlainSql(storage)
 
     async def add(self, r: Rejected) -> None:
         """Keep a rejected message."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cityhub.bus import ChangeBus
 from cityhub.errors import NgsiError, NonexistentTenant, ResourceNotFound
@@ -30,12 +30,23 @@ class BatchResult:
     errors: list[tuple[str, NgsiError]] = field(default_factory=list)
 
 
+class Validator(Protocol):
+    """Checks each write against the city's data models (cityhub.datamodels)."""
+
+    async def ready(self) -> None:
+        """Be up to date before a batch of checks (which run inside a transaction)."""
+
+    def check(self, before: Entity | None, after: Entity, *, strict: bool) -> None:
+        """Raise NgsiError when ``after`` must not be written."""
+
+
 class EntityService:
     """Validated, atomic, published entity operations for one hub."""
 
     def __init__(self, storage: Storage, bus: ChangeBus) -> None:
         self.storage = storage
         self.bus = bus
+        self.validator: Validator | None = None
 
     # --- reads --------------------------------------------------------------------------
 
@@ -64,7 +75,16 @@ class EntityService:
 
     # --- writes -------------------------------------------------------------------------
 
-    async def _apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[Outcome]:
+    async def _apply(
+        self, tenant: str, mutations: Sequence[Mutation], *, strict: bool = False
+    ) -> list[Outcome]:
+        if self.validator is not None:
+            await self.validator.ready()
+            check = self.validator.check
+            mutations = [
+                Mutation(m.entity_id, _checked(m.fn, check, strict), m.create_only)
+                for m in mutations
+            ]
         outcomes = await self.storage.apply(tenant, mutations)
         self.bus.publish([o.change for o in outcomes if o.change is not None])
         return outcomes
@@ -190,9 +210,12 @@ class EntityService:
 
     # --- batch --------------------------------------------------------------------------
 
-    async def batch(self, tenant: str, mutations: Sequence[Mutation]) -> BatchResult:
-        """Run a batch; each entity succeeds or fails alone."""
-        outcomes = await self._apply(tenant, mutations)
+    async def batch(
+        self, tenant: str, mutations: Sequence[Mutation], *, strict: bool = False
+    ) -> BatchResult:
+        """Run a batch; each entity succeeds or fails alone. ``strict``: every write is held
+        to its type's data model, not only the types the API enforces (device ingest)."""
+        outcomes = await self._apply(tenant, mutations, strict=strict)
         result = BatchResult()
         for o in outcomes:
             if o.error is not None:
@@ -226,5 +249,17 @@ def existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
         if current is None:
             raise ResourceNotFound(f"entity {entity_id} not found")
         return fn(current)
+
+    return run
+
+
+def _checked(fn: Mutator, check: Callable[..., None], strict: bool) -> Mutator:
+    """A mutator whose result is checked against the data models before it is written."""
+
+    def run(current: Entity | None) -> Entity | None:
+        after = fn(current)
+        if after is not None:
+            check(current, after, strict=strict)
+        return after
 
     return run

@@ -1,0 +1,1 @@
+"""The city data models: entity types, their JSON Schemas, and the checks of writes."""
