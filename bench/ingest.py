@@ -9,10 +9,14 @@ serve --mqtt`` (SQLite, durable writes), provisions a service group, then:
    published as fast as the broker takes them; measures/s = messages stored / seconds from the
    first publish to the last stored; lost = published − stored − dead-lettered (must be 0).
 
-(The publish → visible latency at 5,000 measures/s is not measured yet: the sustained rate is
-below that, so a backlog would grow for the whole run.)
+2. **latency**: for each of ``--rates`` (measures/s), background measures are published at that
+   rate for ``--seconds`` while a probe device sends a measure every 50 ms and polls
+   ``GET /ngsi-ld/v1/entities/{probe}`` until the value shows: publish → visible in an NGSI-LD
+   query, p50 / p99 over the probes. A rate above what the hub sustains builds a backlog, and
+   the latency grows with it for the whole run: the table shows that too.
 
-    python bench/ingest.py [--measures 100000] [--devices 1000] [--quick]
+    python bench/ingest.py [--measures 100000] [--devices 1000] [--rates 1000,2500,5000]
+                           [--seconds 15] [--quick]
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def mosquitto(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
     conf = Path(tmp) / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 0\nmax_inflight_messages 64\n"
+        "max_queued_messages 0\nmax_inflight_messages 1000\n"
     )
     proc = subprocess.Popen(
         [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -133,6 +137,39 @@ async def publish(broker: str, key: str, n: int, devices: int, rate: float | Non
     return acks
 
 
+async def probe_latency(
+    broker: str, key: str, base_url: str, rate: float, seconds: float, devices: int
+) -> tuple[list[float], float, int]:
+    """(probe latencies in s, background rate reached, probes not visible within 10 s)."""
+    host, port = broker.split(":")
+    t0 = time.monotonic()
+    load = asyncio.ensure_future(publish(broker, key, int(rate * seconds), devices, rate))
+    found: list[float] = []
+    missed, k = 0, 0
+    url = f"/ngsi-ld/v1/entities/urn:ngsi-ld:Meter:probe-{key}"
+    params = {"attrs": "v", "options": "keyValues"}
+    async with (
+        aiomqtt.Client(host, int(port)) as pub,
+        httpx.AsyncClient(base_url=base_url, headers=LD, timeout=30) as c,
+    ):
+        while not load.done():
+            k += 1
+            sent = time.monotonic()
+            await pub.publish(f"/{key}/probe-{key}/attrs", f'{{"v": {k}}}'.encode(), qos=1)
+            while True:
+                r = await c.get(url, params=params)
+                if r.status_code == 200 and r.json().get("v") == k:
+                    found.append(time.monotonic() - sent)
+                    break
+                if time.monotonic() - sent > 10:
+                    missed += 1
+                    break
+                await asyncio.sleep(0.002)
+            await asyncio.sleep(0.05)
+    await load
+    return found, int(rate * seconds) / (time.monotonic() - t0), missed
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
@@ -143,10 +180,12 @@ def main() -> None:
     parser.add_argument("--broker", help="host:port of a broker to use instead of our own")
     parser.add_argument("--measures", type=int, default=100_000)
     parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--rates", default="1000,2500,5000", help="latency runs, measures/s")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of a latency run")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.measures, args.devices = 5000, 100
+        args.measures, args.devices, args.rates, args.seconds = 5000, 100, "500", 3.0
     key = f"bench{uuid.uuid4().hex[:6]}"
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,6 +221,19 @@ def main() -> None:
                     f"{statistics.median(acks) * 1000:.1f} ms)",
                 ]
             )
+            base_url = f"http://127.0.0.1:{server.port}"
+            for rate in (float(r) for r in args.rates.split(",") if r):
+                found, reached, missed = asyncio.run(
+                    probe_latency(args.broker, key, base_url, rate, args.seconds, args.devices)
+                )
+                rows.append(
+                    [
+                        f"publish → visible in an NGSI-LD query, at {rate:,.0f} measures/s",
+                        f"p50 {pct(found, 50) * 1000:,.0f} ms, p99 {pct(found, 99) * 1000:,.0f} ms",
+                        f"{len(found)} probes over {args.seconds:.0f} s, {missed} not visible "
+                        f"within 10 s; background published at {reached:,.0f}/s",
+                    ]
+                )
         finally:
             server.stop()
             if broker_proc is not None:

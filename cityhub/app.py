@@ -49,7 +49,9 @@ from cityhub.temporal import routes as temporal_routes
 log = logging.getLogger("cityhub")
 
 
-def _remote_fetcher(settings: Settings) -> Any:
+def remote_fetcher(settings: Settings) -> Any:
+    """Fetches remote @contexts over HTTP(S), within the size and time limits of ``settings``."""
+
     async def fetch(url: str) -> Any:
         if not url.startswith(("http://", "https://")):
             raise LdContextNotAvailable(f"cannot fetch @context {url}: only http(s) URLs")
@@ -171,7 +173,7 @@ def create_app(settings: Settings) -> Starlette:
         row = await storage.context_get(url.rsplit("/", 1)[-1])
         return row["body"] if row else None
 
-    contexts = ContextLoader(_remote_fetcher(settings), local=local_context)
+    contexts = ContextLoader(remote_fetcher(settings), local=local_context)
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
     hub.extras["datamodels"] = hub.entities.validator = ModelRegistry(storage)
     temporal = install_temporal(hub)

@@ -15,6 +15,7 @@ import click
 
 from cityhub import __version__
 from cityhub.errors import ConfigError
+from cityhub.importer.command import import_command
 from cityhub.iot.cli import iot
 from cityhub.settings import Settings, load_settings, settings_markdown
 
@@ -167,6 +168,7 @@ def show_settings(markdown: bool, config_file: str | None) -> None:
 
 
 main.add_command(iot)
+main.add_command(import_command)
 
 if __name__ == "__main__":
     main()

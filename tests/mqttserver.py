@@ -110,15 +110,22 @@ def _throwaway() -> tuple[str, int]:
 class Mosquitto:
     """A mosquitto process of our own on a loopback port (which survives a restart)."""
 
-    def __init__(self, binary: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, binary: str | None = None, port: int | None = None, *, persistent: bool = False
+    ) -> None:
         self.binary = binary or _binary()
         self.port = port or _free_port()
         self.dir = tempfile.mkdtemp(prefix="cityhub-mqtt-")
         self.proc: subprocess.Popen[bytes] | None = None
         config = os.path.join(self.dir, "mosquitto.conf")
+        # persistent: sessions and queued messages are saved on stop and come back on start
+        keep = f"persistence true\npersistence_location {self.dir}/\n"
         with open(config, "w", encoding="utf-8") as fh:
-            fh.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-        os.chmod(self.dir, 0o755)  # mosquitto drops root for its own user: it must still read
+            fh.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+            fh.write(keep if persistent else "persistence false\n")
+            fh.write("max_queued_messages 0\n")  # the default (1,000) drops QoS 1 messages
+        # mosquitto drops root for its own user: it must still read (and, persistent, write)
+        os.chmod(self.dir, 0o777 if persistent else 0o755)
         os.chmod(config, 0o644)
         self.config = config
 

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,9 +43,11 @@ class Server:
     def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # its output goes to a file: a pipe nobody reads fills up and stalls the server
+        self._out = tempfile.NamedTemporaryFile(prefix="cityhub-serve-", suffix=".log")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*CITYHUB, "serve", "--port", str(self.port), *args],
-            stdout=subprocess.PIPE,
+            stdout=self._out,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -64,8 +67,12 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        self._out.close()
+
+    def output(self) -> str:
+        """What the server printed so far (its log)."""
+        with open(self._out.name, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
 
 
 @pytest.fixture

@@ -164,12 +164,15 @@ class SQLiteStorage:
         self._tenants: set[str] = {""}
         self._loop_conn: sqlite3.Connection | None = None
         self._checkpoints = threading.Event()  # set to stop the checkpointer
+        self._checkpointing: threading.Thread | None = None
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
 
     # --- connections --------------------------------------------------------------------
 
-    def _connect(self, readonly: bool = False) -> sqlite3.Connection:
+    def _connect(self, readonly: bool = False, *, shared: bool = True) -> sqlite3.Connection:
+        """A configured connection; ``shared`` ones are closed by :meth:`close`, the others
+        by the thread that owns them."""
         uri = self.path if self.path.startswith("file:") else None
         conn = sqlite3.connect(
             uri or self.path,
@@ -186,8 +189,9 @@ class SQLiteStorage:
         conn.execute("PRAGMA mmap_size = 268435456")
         if readonly:
             conn.execute("PRAGMA query_only = 1")
-        with self._conns_lock:
-            self._all_conns.append(conn)
+        if shared:
+            with self._conns_lock:
+                self._all_conns.append(conn)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -221,9 +225,10 @@ class SQLiteStorage:
                 conn.close()
         self._writer = _GroupWriter(self._connect_writer(), self._max_batch)
         self._checkpoints.clear()
-        threading.Thread(
+        self._checkpointing = threading.Thread(
             target=self._checkpointer, name="cityhub-sqlite-checkpoint", daemon=True
-        ).start()
+        )
+        self._checkpointing.start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityhub-sqlite-read")
 
     def _connect_writer(self) -> sqlite3.Connection:
@@ -238,7 +243,7 @@ class SQLiteStorage:
 
     def _checkpointer(self) -> None:
         """Copy the WAL into the database twice a second, off the writer's path."""
-        conn = self._connect()
+        conn = self._connect(shared=False)
         try:
             while not self._checkpoints.wait(0.5):
                 with contextlib.suppress(sqlite3.Error):
@@ -269,6 +274,10 @@ class SQLiteStorage:
             await self._writer.close()
             self._writer = None
             self._checkpoints.set()
+        if self._checkpointing is not None:
+            # it closes its own connection; closing that under a running checkpoint crashes
+            await asyncio.to_thread(self._checkpointing.join, 10)
+            self._checkpointing = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -346,6 +355,9 @@ class SQLiteStorage:
         outcomes: list[Outcome] = []
         inserts: list[tuple[int, str, str, bytes]] = []
         fresh: list[tuple[int, Entity]] = []
+        updates: list[tuple[bytes, int]] = []
+        unindexed: list[tuple[int, str]] = []
+        reindexed: list[tuple[int, str, int, str, float | None, str | None]] = []
         logged: list[tuple[int, str, str, str, str, bytes, bytes]] = []
         for m in mutations:
             row = current.get(m.entity_id)
@@ -357,17 +369,26 @@ class SQLiteStorage:
                 continue
             doc = orjson.dumps(after) if after is not None else row[1]  # type: ignore[index]
             if row is not None:
-                if after is None:
-                    conn.execute("DELETE FROM entities WHERE pk = ?", (row[0],))
+                changed = base.changed_attributes(before, after)
+                if after is not None and changed is not None:  # the common update: in bulk
+                    updates.append((doc, row[0]))
+                    unindexed.extend((row[0], n) for n in changed)
+                    reindexed.extend(_value_rows(row[0], base.changed_value_rows(after, changed)))
                 else:
-                    conn.execute("UPDATE entities SET doc = ? WHERE pk = ?", (doc, row[0]))
-                self._reindex(conn, row[0], before, after)
+                    if after is None:
+                        conn.execute("DELETE FROM entities WHERE pk = ?", (row[0],))
+                    else:
+                        conn.execute("UPDATE entities SET doc = ? WHERE pk = ?", (doc, row[0]))
+                    self._reindex(conn, row[0], before, after)
             elif after is not None:
                 inserts.append((next_pk, tenant, m.entity_id, doc))
                 fresh.append((next_pk, after))
                 next_pk += 1
             seq += 1
             logged.append(_log_row(base.make_change(seq, tenant, outcome, at), doc))
+        conn.executemany("UPDATE entities SET doc = ? WHERE pk = ?", updates)
+        conn.executemany("DELETE FROM attr_idx WHERE eid = ? AND name = ?", unindexed)
+        conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", reindexed)
         conn.executemany("INSERT INTO entities (pk, tenant, id, doc) VALUES (?, ?, ?, ?)", inserts)
         _index_new(conn, fresh)
         conn.executemany(_LOG_INSERT, logged)

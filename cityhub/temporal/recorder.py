@@ -10,6 +10,8 @@ consumer's cursor move in one transaction. Only the attributes a change touched 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -25,9 +27,25 @@ INSTANCE_PREFIX = "urn:ngsi-ld:attribute:instance:"
 _MAX_VAL = 256  # longer values are kept for distinctCount as a hash
 
 
+class _InstanceIds:
+    """Unique instanceIds without a random draw each: a random prefix per process (drawn
+    again in a forked child) and a counter."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = f"{INSTANCE_PREFIX}{uuid.uuid4()}-"
+        self.counter = itertools.count(1)
+
+
+_IDS = _InstanceIds()
+
+
 def new_instance_id() -> str:
     """A fresh instanceId."""
-    return f"{INSTANCE_PREFIX}{uuid.uuid4()}"
+    return f"{_IDS.prefix}{next(_IDS.counter):x}"
 
 
 def numeric(value: Any) -> float | None:

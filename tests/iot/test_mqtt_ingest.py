@@ -113,7 +113,7 @@ async def test_messages_sent_while_cityhub_is_down_arrive_after_it_is_back(
     async with aiomqtt.Client(host, port) as pub:  # cityhub is down: the broker keeps them
         for n in range(20):
             await pub.publish(
-                f"/{key}/bin-{n % 4}/attrs", f'{{"fillingLevel": {n}}}'.encode(), qos=1
+                f"/{key}/bin-{n % 4}/attrs", f'{{"fillingLevel": {n / 20}}}'.encode(), qos=1
             )
     app = create_app(cfg)
     async with app.router.lifespan_context(app):
@@ -124,7 +124,7 @@ async def test_messages_sent_while_cityhub_is_down_arrive_after_it_is_back(
             if r.status_code != 200:  # no entity of the tenant yet
                 return False
             levels = sorted(e["fillingLevel"]["value"] for e in r.json())
-            return levels == [16, 17, 18, 19]  # each bin's last measure, in order
+            return levels == [0.8, 0.85, 0.9, 0.95]  # each bin's last measure, in order
 
         await _wait_for(all_there)
 

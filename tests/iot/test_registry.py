@@ -20,7 +20,7 @@ GROUP = {
     "entity_type": "ParkingSpot",
     "timestamp": True,
     "attributes": [{"object_id": "s", "name": "status", "type": "Text"}],
-    "static_attributes": [{"name": "category", "type": "Text", "value": "onstreet"}],
+    "static_attributes": [{"name": "category", "type": "Array", "value": ["onStreet"]}],
 }
 SENSOR = {
     "device_id": "spot-001",
@@ -153,7 +153,7 @@ async def test_json_and_ultralight_measures_update_the_entity(client: httpx.Asyn
     spot = await _entity(client, "urn:ngsi-ld:ParkingSpot:gc-001")
     assert spot["temperature"]["value"] == 21.5 and spot["temperature"]["unitCode"] == "CEL"
     assert spot["temperature"]["observedAt"] == "2026-11-30T01:00:00Z"
-    assert spot["status"]["value"] == "free" and spot["category"]["value"] == "onstreet"
+    assert spot["status"]["value"] == "free" and spot["category"]["value"] == ["onStreet"]
 
     r = await client.post(
         "/iot/d",
