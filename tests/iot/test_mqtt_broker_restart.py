@@ -13,7 +13,7 @@ import aiomqtt
 import httpx
 import pytest
 
-from tests.iot.test_mqtt_restart import _stored
+from tests.iot.test_mqtt_restart import _stored, provision_and_wait
 from tests.mqttserver import Mosquitto
 from tests.test_cli import Server
 
@@ -48,15 +48,7 @@ def test_measures_survive_a_broker_restart(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CITYHUB_MQTT_CLIENT_ID", f"cityhub-{key}")
     srv = Server("--data-dir", str(tmp_path / "data"), "--mqtt", f"mqtt://127.0.0.1:{broker.port}")
     try:
-        group = {"apikey": key, "entity_type": "WaterConsumptionObserved"}
-        r = httpx.post(
-            f"{srv.url}/iot/services",
-            json={"services": [group]},
-            headers={"fiware-service": "suwon"},
-            timeout=10,
-        )
-        assert r.status_code == 201, r.text
-        _wait(lambda: _subscribed(srv.url), "cityhub did not subscribe")
+        provision_and_wait(srv.url, key)
         published = [0]
         publisher = threading.Thread(
             target=_publish_through_restarts, args=(broker.port, key, published), daemon=True

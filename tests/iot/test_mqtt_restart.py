@@ -40,6 +40,26 @@ def _stored(url: str) -> int:
     return int(r.headers.get("NGSILD-Results-Count", "0")) if r.status_code == 200 else 0
 
 
+def provision_and_wait(url: str, key: str) -> None:
+    """A service group for meters under ``key`` (tenant suwon), then wait until cityhub is
+    subscribed (what is published before that is not for it)."""
+    group = {"apikey": key, "entity_type": "WaterConsumptionObserved"}
+    r = httpx.post(
+        f"{url}/iot/services",
+        json={"services": [group]},
+        headers={"fiware-service": "suwon"},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{url}/cityhub/v1/status", timeout=10).json()
+        if status["mqttIngest"]["subscribed"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("cityhub did not subscribe")
+
+
 def test_measures_survive_a_kill_9_of_cityhub(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -49,20 +69,7 @@ def test_measures_survive_a_kill_9_of_cityhub(
     args = ("--data-dir", str(tmp_path / "data"), "--mqtt", f"mqtt://{host}:{port}")
     srv = Server(*args)
     try:
-        group = {"apikey": key, "entity_type": "WaterConsumptionObserved"}
-        r = httpx.post(
-            f"{srv.url}/iot/services",
-            json={"services": [group]},
-            headers={"fiware-service": "suwon"},
-            timeout=10,
-        )
-        assert r.status_code == 201, r.text
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # publishing before the subscription: lost
-            status = httpx.get(f"{srv.url}/cityhub/v1/status", timeout=10).json()
-            if status["mqttIngest"]["subscribed"]:
-                break
-            time.sleep(0.05)
+        provision_and_wait(srv.url, key)
         publisher = threading.Thread(
             target=_publish, args=(host, port, key, 0, TOTAL, 0.002), daemon=True
         )
