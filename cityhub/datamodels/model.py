@@ -18,6 +18,7 @@ What a write must satisfy:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ _PRESENCE = ("required", "dependentRequired", "anyOf", "oneOf", "minProperties")
 _MAX_REPORTED = 5
 
 
+@functools.lru_cache(maxsize=8192)
 def short_name(iri: str) -> str:
     """The last segment of an expanded IRI (the name a data model uses)."""
     return iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]

@@ -100,13 +100,17 @@ def upsert_attrs(
     (clause 5.6.2.4); entity types in the fragment are added (clause 4.16); the scope is set as
     :func:`_upsert_scope` says.
     """
-    entity = clone(current)
+    # copy on write: instances are never changed in place, so the entity and the lists of the
+    # attributes this touches are copied, not every instance (the hot path of device updates)
+    entity = {**current, "attrs": dict(current["attrs"])}
     report = report if report is not None else AttrReport()
     changed = add_types(entity, types) if types else False
     if scope is not None:
         changed = _upsert_scope(entity, scope, overwrite, update, report) or changed
     for iri, new_instances in attrs.items():
         existing = entity["attrs"].get(iri)
+        if existing is not None:
+            existing = entity["attrs"][iri] = list(existing)
         for inst in new_instances:
             match = next((e for e in existing or [] if _same_dataset(e, inst)), None)
             if is_null(inst):
