@@ -26,7 +26,7 @@ from cityhub.ngsild.batch import upsert_mutation
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.models import now_iso
 
-JSON, UL = "json", "ul"
+JSON, UL, NGSI_LD = "json", "ul", "ngsi-ld"
 _CACHE_S = 2.0
 _CACHE_MAX = 100_000
 
@@ -41,7 +41,7 @@ class Message:
     resource: str  # /iot/json, /iot/d, or the MQTT topic
     apikey: str
     device_id: str
-    format: str  # JSON or UL
+    format: str  # JSON, UL, or NGSI_LD (one NGSI-LD entity, with its @context if not core)
     payload: bytes
 
 
@@ -127,6 +127,8 @@ class Ingest:
 
     async def _prepare(self, msg: Message) -> list[dict[str, Any]]:
         """The parsed entity updates of a message (NgsiError if it cannot be taken)."""
+        if msg.format == NGSI_LD:
+            return [await self._entity(msg.payload)]
         groups = _parse(msg)
         registry, tenant = self.registry, msg.tenant
         resource = msg.resource if msg.source == "http" else None
@@ -163,6 +165,20 @@ class Ingest:
             )
             for g in groups
         ]
+
+    async def _entity(self, payload: bytes) -> dict[str, Any]:
+        try:
+            item = orjson.loads(payload)
+        except orjson.JSONDecodeError as err:
+            raise BadRequestData(f"the entity is not valid JSON: {err}") from err
+        if not isinstance(item, dict):
+            raise BadRequestData("an NGSI-LD entity must be a JSON object")
+        ctx = await self.hub.contexts.resolve(item.pop("@context", None))
+        return models.parse_entity(item, ctx)
+
+    async def reject(self, msg: Message, err: NgsiError) -> None:
+        """Keep a message that could not be taken as a dead letter."""
+        await self._reject(msg, err)
 
 
 def _parse(msg: Message) -> list[dict[str, Any]]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cityhub.errors import BadRequestData, ResourceNotFound, UnsupportedMediaType
 from cityhub.iot import measures
-from cityhub.iot.ingest import JSON, UL, Ingest, Message, upsert
+from cityhub.iot.ingest import JSON, NGSI_LD, UL, Ingest, Message, upsert
 from cityhub.iot.model import (
     DEFAULT_RESOURCE,
     UL_RESOURCE,
@@ -24,6 +25,8 @@ from cityhub.iot.model import (
     parse_groups,
 )
 from cityhub.iot.store import IotStore, Rejected
+from cityhub.ngsild.batch import batch_response, parse_batch, upsert_mutation
+from cityhub.ngsild.context import parse_link_header
 from cityhub.ngsild.http import (
     check_tenant,
     json_response,
@@ -35,6 +38,7 @@ from cityhub.ngsild.http import (
 from cityhub.ngsild.hub import hub_of
 
 _MAX_PAGE = 1000
+ENTITY_RESOURCE = "/iot/entities"
 
 
 def _store(request: Request) -> IotStore:
@@ -263,6 +267,34 @@ def _ingest(request: Request) -> Ingest:
     return ingest
 
 
+async def entity_measures(request: Request) -> Response:
+    """POST /iot/entities: NGSI-LD entities from a data source (an array, as for
+    ``/entityOperations/upsert?options=update``), held to their types' data models like device
+    measures; each refused entity is kept as a dead letter (replayable) and reported (207)."""
+    hub = hub_of(request)
+    tenant, path = _tenant(request), _path(request)
+    body, errors, parsed = await parse_batch(request)
+    result = await hub.entities.batch(
+        tenant, [upsert_mutation(p, update=True) for p, _, _ in parsed], strict=True
+    )
+    link = request.headers.get("link")
+    sent = {item.get("id"): item for item in body if isinstance(item, dict)}
+    ingest = _ingest(request)
+    for entity_id, err in errors + result.errors:
+        item = sent.get(entity_id)
+        if item is None:
+            item = {"id": entity_id}  # not even an object: kept for the record
+        elif "@context" not in item and link:
+            item = {**item, "@context": parse_link_header(link)}
+        msg = Message(
+            tenant, path, "http", ENTITY_RESOURCE, "", str(entity_id), NGSI_LD, orjson.dumps(item)
+        )
+        await ingest.reject(msg, err)
+    if result.created and not errors and not result.errors:
+        return json_response(result.created, status=201)
+    return batch_response(result, errors, 204)
+
+
 # --- dead letters ---------------------------------------------------------------------------
 
 
@@ -335,6 +367,7 @@ routes = [
     ),
     method_route("/iot/json", POST=json_measures),
     method_route("/iot/d", POST=ul_measures),
+    method_route(ENTITY_RESOURCE, POST=entity_measures),
     method_route("/iot/dead-letters", GET=list_rejected),
     method_route("/iot/dead-letters/counts", GET=rejected_counts),
     method_route("/iot/dead-letters/{ident}", GET=get_rejected, DELETE=discard_rejected),

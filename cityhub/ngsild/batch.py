@@ -39,7 +39,7 @@ BASE = "/ngsi-ld/v1/entityOperations"
 Parsed = list[tuple[dict[str, Any], ActiveContext, dict[str, Any]]]
 
 
-async def _entities(
+async def parse_batch(
     request: Request, *, require_type: bool = True
 ) -> tuple[list[Any], list[tuple[str, NgsiError]], Parsed]:
     """Parse a batch body: (raw items, per-item parse errors, parsed entities)."""
@@ -75,7 +75,7 @@ async def _entities(
     return body, errors, parsed
 
 
-def _batch_response(
+def batch_response(
     result: BatchResult,
     parse_errors: list[tuple[str, NgsiError]],
     ok_status: int,
@@ -98,10 +98,10 @@ def _batch_response(
 async def batch_create(request: Request) -> Response:
     """POST /entityOperations/create."""
     hub = hub_of(request)
-    _, errors, parsed = await _entities(request)
+    _, errors, parsed = await parse_batch(request)
     mutations = [Mutation(e["id"], _creator(e), create_only=True) for e, _, _ in parsed]
     result = await hub.entities.batch(tenant_of(request), mutations)
-    return _batch_response(result, errors, 201, result.success)
+    return batch_response(result, errors, 201, result.success)
 
 
 def _creator(parsed: dict[str, Any]) -> Any:
@@ -131,21 +131,21 @@ async def batch_upsert(request: Request) -> Response:
     hub = hub_of(request)
     opts = options(request)
     update_mode = "update" in opts
-    _, errors, parsed = await _entities(request)
+    _, errors, parsed = await parse_batch(request)
 
     result = await hub.entities.batch(
         tenant_of(request), [upsert_mutation(p, update=update_mode) for p, _, _ in parsed]
     )
     if result.created and not errors and not result.errors:
         return json_response(result.created, status=201)
-    return _batch_response(result, errors, 204)
+    return batch_response(result, errors, 204)
 
 
 async def batch_update(request: Request) -> Response:
     """POST /entityOperations/update (options=noOverwrite)."""
     hub = hub_of(request)
     overwrite = "noOverwrite" not in options(request)
-    _, errors, parsed = await _entities(request)
+    _, errors, parsed = await parse_batch(request)
 
     def updater(p: dict[str, Any]) -> Any:
         # each entity as by Update Entity Attributes (clause 5.6.9): its types are added too
@@ -159,13 +159,13 @@ async def batch_update(request: Request) -> Response:
     result = await hub.entities.batch(
         tenant_of(request), [Mutation(p["id"], updater(p)) for p, _, _ in parsed]
     )
-    return _batch_response(result, errors, 204)
+    return batch_response(result, errors, 204)
 
 
 async def batch_merge(request: Request) -> Response:
     """POST /entityOperations/merge: each entity merge-patched (clause 5.6.20)."""
     hub = hub_of(request)
-    _, errors, parsed = await _entities(request, require_type=False)
+    _, errors, parsed = await parse_batch(request, require_type=False)
 
     def merger(p: dict[str, Any], ctx: ActiveContext, body: dict[str, Any]) -> Any:
         names = {ctx.expand(n): n for n in body if n not in RESERVED_ATTRIBUTE_NAMES}
@@ -176,7 +176,7 @@ async def batch_merge(request: Request) -> Response:
     result = await hub.entities.batch(
         tenant_of(request), [Mutation(p["id"], merger(p, ctx, body)) for p, ctx, body in parsed]
     )
-    return _batch_response(result, errors, 204)
+    return batch_response(result, errors, 204)
 
 
 async def batch_delete(request: Request) -> Response:
@@ -195,7 +195,7 @@ async def batch_delete(request: Request) -> Response:
     result = await hub.entities.batch(
         tenant_of(request), [Mutation(i, existing(i, lambda _c: None)) for i in ids]
     )
-    return _batch_response(result, errors, 204)
+    return batch_response(result, errors, 204)
 
 
 async def batch_query(request: Request) -> Response:
