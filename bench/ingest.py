@@ -83,6 +83,8 @@ def hub(data: str, broker: str, client_id: str) -> Proc:
             f"mqtt://{broker}",
             "--log-level",
             "warning",
+            "--auth",
+            "off",  # loopback benchmark: measure the hub, not access control
         ],
         "/version",
     )

@@ -105,6 +105,8 @@ def cityhub(database: str) -> Proc:
             database,
             "--log-level",
             "warning",
+            "--auth",
+            "off",  # loopback benchmark: measure the hub, not access control
         ],
         "/version",
     )

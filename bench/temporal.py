@@ -216,7 +216,10 @@ async def storage_bytes(app: Any, path: str | None) -> int:
 
 async def run(backend: str, database: str, path: str | None, args: argparse.Namespace) -> None:
     settings = Settings(
-        database=database, data_dir=tempfile.gettempdir(), sqlite_synchronous="NORMAL"
+        database=database,
+        data_dir=tempfile.gettempdir(),
+        sqlite_synchronous="NORMAL",
+        auth="off",
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -12,16 +13,24 @@ import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from cityhub import __version__
+from cityhub.audit import install as install_audit
+from cityhub.audit import routes as audit_routes
+from cityhub.auth import routes as auth_routes
+from cityhub.auth.middleware import AuthGate
+from cityhub.auth.model import ALL_TENANTS, Grant
+from cityhub.auth.store import AuthStore, new_password
 from cityhub.bus import ChangeBus
 from cityhub.bus.feed import prune_loop
 from cityhub.datamodels import routes as datamodel_routes
 from cityhub.datamodels.registry import ModelRegistry
 from cityhub.errors import (
+    AlreadyExists,
     InternalError,
     InvalidRequest,
     LdContextNotAvailable,
@@ -37,7 +46,7 @@ from cityhub.ngsild.context import ContextLoader
 from cityhub.ngsild.http import problem_response
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.service import EntityService
-from cityhub.settings import Settings
+from cityhub.settings import Settings, check_settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
 from cityhub.subscriptions import deadletters
@@ -157,12 +166,32 @@ async def status(request: Request) -> Response:
 _STOP_S = 10.0  # how long shutdown waits for background tasks
 
 
+async def first_admin(auth: AuthStore) -> None:
+    """On the first start with auth on, create the administrator and show its password once
+    (on the console, never in a log)."""
+    if await auth.user_count():
+        return
+    password = new_password()
+    try:
+        await auth.create_user("admin", password, [Grant("admin", ALL_TENANTS)])
+    except AlreadyExists:
+        return  # another worker made it
+    sys.stderr.write(
+        "\ncityhub: first start: created the administrator\n"
+        f"    user: admin\n    password: {password}\n"
+        "  It is shown only now. Log in at POST /cityhub/v1/auth/login, and change it with\n"
+        "  `cityhub user passwd admin`.\n\n"
+    )
+    sys.stderr.flush()
+
+
 def _pruner(storage: Storage) -> Callable[[], Coroutine[Any, Any, None]]:
     return lambda: prune_loop(storage)
 
 
 def create_app(settings: Settings) -> Starlette:
     """The cityhub ASGI application for ``settings``."""
+    check_settings(settings)
     storage = storage_for(settings.database_url, settings)
     bus = ChangeBus()
 
@@ -176,8 +205,13 @@ def create_app(settings: Settings) -> Starlette:
     contexts = ContextLoader(remote_fetcher(settings), local=local_context)
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
     hub.extras["datamodels"] = hub.entities.validator = ModelRegistry(storage)
+    hub.extras["auth"] = auth = AuthStore(storage)
+    public_types = settings.public_types.split(",")
+    if settings.auth == "on":
+        hub.starters.append(lambda: first_admin(auth))
     temporal = install_temporal(hub)
     subscriptions.install(hub)
+    install_audit(hub)
     hub.extras["iot"] = registry = IotStore(storage)
     hub.extras["ingest"] = ingest = Ingest(hub, registry, RejectedStore(storage))
     if settings.mqtt_url:
@@ -223,6 +257,8 @@ def create_app(settings: Settings) -> Starlette:
             *temporal_routes.routes,
             *iot_routes.routes,
             *datamodel_routes.routes,
+            *auth_routes.routes,
+            *audit_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
         ],
@@ -232,6 +268,14 @@ def create_app(settings: Settings) -> Starlette:
             Exception: _on_crash,
         },
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                AuthGate,
+                store=auth,
+                enabled=settings.auth == "on",
+                public_types=frozenset(filter(None, map(str.strip, public_types))),
+            )
+        ],
     )
     app.state.hub = hub
     app.state.temporal = temporal

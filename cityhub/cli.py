@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from cityhub import __version__
+from cityhub.auth.cli import user
 from cityhub.errors import ConfigError
 from cityhub.importer.command import import_command
 from cityhub.iot.cli import iot
@@ -83,6 +84,11 @@ def main() -> None:
 )
 @click.option("--log-level", help="debug, info, warning or error [info].")
 @click.option("--mqtt", "mqtt_url", help="MQTT broker to take device measures from.")
+@click.option(
+    "--auth",
+    type=click.Choice(["on", "off"]),
+    help="Access control [on]; off only on a loopback address, for development.",
+)
 def serve(config_file: str | None, **flags: Any) -> None:
     """Run the data hub's HTTP API (NGSI-LD under /ngsi-ld/v1)."""
     try:
@@ -169,6 +175,7 @@ def show_settings(markdown: bool, config_file: str | None) -> None:
 
 main.add_command(iot)
 main.add_command(import_command)
+main.add_command(user)
 
 if __name__ == "__main__":
     main()

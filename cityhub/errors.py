@@ -22,6 +22,8 @@ module only has to raise the right class.
         ├── TooComplexQuery          403
         ├── TooManyResults           403
         ├── InternalError            500  a bug; never for bad input
+        ├── Unauthenticated          401  no valid login, token or API key (cityhub type)
+        ├── Forbidden                403  logged in, but not allowed (cityhub type)
         ├── NoMultiTenantSupport     501
         └── LdContextNotAvailable    503
 """
@@ -165,3 +167,25 @@ class NoMultiTenantSupport(NgsiError):
 class LdContextNotAvailable(NgsiError):
     status = 503
     problem = "LdContextNotAvailable"
+
+
+#: problem types NGSI-LD does not define (access control is outside its scope)
+CITYHUB_PROBLEM_BASE = "urn:cityhub:errors:"
+
+
+class Unauthenticated(NgsiError):
+    status = 401
+    problem = "Unauthenticated"
+
+    @property
+    def type_uri(self) -> str:
+        return CITYHUB_PROBLEM_BASE + self.problem
+
+
+class Forbidden(NgsiError):
+    status = 403
+    problem = "Forbidden"
+
+    @property
+    def type_uri(self) -> str:
+        return CITYHUB_PROBLEM_BASE + self.problem

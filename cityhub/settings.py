@@ -116,6 +116,38 @@ SETTINGS: tuple[Setting, ...] = (
         "Most instances per attribute in one temporal response; a longer history is cut "
         "(206 Partial Content with a Content-Range header).",
     ),
+    Setting(
+        "auth",
+        str,
+        "on",
+        "on: every API call needs a login, token or API key (see docs/security.md); off: no "
+        "checks, for local development and conformance testing, refused unless host is a "
+        "loopback address.",
+    ),
+    Setting(
+        "public_types",
+        str,
+        "",
+        "Entity types anyone may read without logging in (comma-separated, e.g. open "
+        "datasets: OffStreetParking,AirQualityObserved); empty: none.",
+    ),
+    Setting("token_ttl_s", int, 43200, "Seconds a login token (and session cookie) is valid."),
+    Setting(
+        "outbound_allow",
+        str,
+        "",
+        "Hosts or networks (comma-separated, e.g. 10.0.5.0/24,cctv.city.local) that "
+        "notification and @context URLs may reach although they are internal; other private, "
+        "loopback and link-local addresses are refused (loopback is allowed when auth is off).",
+    ),
+    Setting(
+        "rate_limit_per_s",
+        float,
+        100.0,
+        "Requests per second one API key, user or client address may make on average; "
+        "0 disables rate limiting.",
+    ),
+    Setting("rate_limit_burst", int, 400, "Requests one client may make at once above the rate."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -146,6 +178,12 @@ class Settings:
     temporal_max_instances: int = 1000
     mqtt_url: str = ""
     mqtt_client_id: str = "cityhub-ingest"
+    auth: str = "on"
+    public_types: str = ""
+    token_ttl_s: int = 43200
+    outbound_allow: str = ""
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 400
 
     @property
     def database_url(self) -> str:
@@ -199,7 +237,27 @@ def load_settings(
             continue
         setting = _BY_NAME[key]
         values[key] = _convert(setting, value, "--" + key.replace("_", "-"))
-    return Settings(**values)
+    settings = Settings(**values)
+    check_settings(settings)
+    return settings
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def check_settings(settings: Settings) -> None:
+    """ConfigError for settings that cannot go together."""
+    if settings.auth not in ("on", "off"):
+        raise ConfigError(f"auth must be on or off, not {settings.auth!r}")
+    if (
+        settings.auth == "off"
+        and settings.host not in _LOOPBACK
+        and not settings.host.startswith("127.")
+    ):
+        raise ConfigError(
+            f"auth off is allowed only on a loopback address (host 127.0.0.1 or ::1), not "
+            f"{settings.host}: anyone who can reach the port could read and change everything"
+        )
 
 
 def settings_markdown() -> str:

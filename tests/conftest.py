@@ -15,6 +15,10 @@ from cityhub.settings import Settings
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
+# the API tests exercise the API, not access control (tests/auth does that): hubs started by
+# tests, in this process or as `cityhub serve`, run with auth off unless a test says otherwise
+os.environ["CITYHUB_AUTH"] = "off"
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -38,6 +42,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         database=database_url(request.param, tmp_path),
         data_dir=str(tmp_path),
         sqlite_synchronous="NORMAL",
+        auth="off",
     )
 
 

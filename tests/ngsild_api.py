@@ -18,6 +18,7 @@ CONTEXTS = f"{BASE}/jsonldContexts"
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 PROBLEM_BASE = "https://uri.etsi.org/ngsi-ld/errors/"
+CITYHUB_PROBLEM_BASE = "urn:cityhub:errors:"
 LD_JSON = {"Content-Type": "application/ld+json"}
 
 
@@ -42,7 +43,7 @@ def assert_problem(resp: httpx.Response, name: str, status: int) -> dict[str, An
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = resp.json()
-    assert body["type"] == PROBLEM_BASE + name, body
+    assert body["type"] in (PROBLEM_BASE + name, CITYHUB_PROBLEM_BASE + name), body
     assert body["status"] == status
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["detail"], str) and body["detail"]

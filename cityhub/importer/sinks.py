@@ -15,6 +15,7 @@ leaves one entity per id.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from typing import Any, Protocol
 
@@ -108,8 +109,10 @@ class HttpSink:
 
         if not self.url.startswith(("http://", "https://")):
             raise ImportFailed(f"bad hub URL {self.url!r}: use http://host:port")
+        token = os.environ.get("CITYHUB_TOKEN")  # a login token or API key, auth being on
         self._client = httpx.AsyncClient(
             base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
             timeout=self._timeout,
             limits=httpx.Limits(max_connections=self._concurrency + 1),
             trust_env=False,

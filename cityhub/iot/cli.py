@@ -45,9 +45,11 @@ class HubError(CliError):
 class Hub:
     """The hub's IoT API over HTTP, with the tenant and service path of the command line."""
 
-    def __init__(self, url: str, service: str | None, service_path: str | None) -> None:
+    def __init__(
+        self, url: str, service: str | None, service_path: str | None, token: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self.headers: dict[str, str] = {}
+        self.headers: dict[str, str] = {"Authorization": f"Bearer {token}"} if token else {}
         if service:
             self.headers["fiware-service"] = service
         if service_path:
@@ -215,15 +217,26 @@ def _body(source: str, member: str, what: str, other: str) -> dict[str, Any]:
     show_default=True,
     help="The hub's address (or CITYHUB_URL).",
 )
+@click.option(
+    "--token",
+    envvar="CITYHUB_TOKEN",
+    help="Login token or API key (or CITYHUB_TOKEN); needed when the hub has auth on.",
+)
 @click.option("--service", help="Tenant (fiware-service header).")
 @click.option(
     "--service-path",
     help="Service path (fiware-servicepath header); lists show every one unless given.",
 )
 @click.pass_context
-def iot(ctx: click.Context, url: str, service: str | None, service_path: str | None) -> None:
+def iot(
+    ctx: click.Context,
+    url: str,
+    token: str | None,
+    service: str | None,
+    service_path: str | None,
+) -> None:
     """Devices and dead letters of a running hub."""
-    hub = Hub(url, service, service_path)
+    hub = Hub(url, service, service_path, token)
     ctx.obj = hub
     ctx.call_on_close(hub.close)
 

@@ -10,12 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cityhub.auth import limits
 from cityhub.bus import ChangeBus
+from cityhub.datamodels.model import short_name
 from cityhub.errors import NgsiError, NonexistentTenant, ResourceNotFound
 from cityhub.ngsild import merge
 from cityhub.ngsild.context import ActiveContext
 from cityhub.ngsild.entity import Entity, Instance
-from cityhub.ngsild.filters import EntityQuery
+from cityhub.ngsild.filters import EntityQuery, TypeExpr
 from cityhub.ngsild.merge import AttrReport
 from cityhub.ngsild.models import now_iso
 from cityhub.storage.base import Mutation, Mutator, Outcome, QueryResult, Storage, TypeInfo
@@ -56,17 +58,29 @@ class EntityService:
             raise NonexistentTenant(f"tenant {tenant!r} does not exist")
 
     async def get(self, tenant: str, entity_id: str) -> Entity:
-        """One entity, or ResourceNotFound."""
+        """One entity, or ResourceNotFound (also when the caller may not see its type)."""
         await self.check_tenant(tenant)
         entity = await self.storage.get(tenant, entity_id)
-        if entity is None:
+        if entity is None or not limits.visible(entity["type"], limits.current()):
             raise ResourceNotFound(f"entity {entity_id} not found")
         return entity
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
-        """Entities matching a query."""
+        """Entities matching a query (of the types the caller may see)."""
         await self.check_tenant(tenant)
+        limit = limits.current()
+        if limit is not None:
+            query.types = await self._within(tenant, query.types, limit)
+            if not query.types:
+                return QueryResult([], 0 if query.count else None)
         return await self.storage.query(tenant, query)
+
+    async def _within(self, tenant: str, types: TypeExpr | None, limit: frozenset[str]) -> TypeExpr:
+        """A type selection narrowed to the types a limit allows (by short name, whatever
+        the @context: every stored type IRI of an allowed name)."""
+        allowed = [t.type for t in await self.storage.types(tenant) if short_name(t.type) in limit]
+        terms = types if types is not None else (frozenset(),)
+        return tuple(term | {iri} for term in terms for iri in allowed)
 
     async def types(self, tenant: str) -> list[TypeInfo]:
         """Entity types present in a tenant."""
@@ -78,11 +92,14 @@ class EntityService:
     async def _apply(
         self, tenant: str, mutations: Sequence[Mutation], *, strict: bool = False
     ) -> list[Outcome]:
-        if self.validator is not None:
-            await self.validator.ready()
-            check = self.validator.check
+        limit = limits.current()  # read here: the mutators run in the storage's writer
+        if self.validator is not None or limit is not None:
+            check = _no_check
+            if self.validator is not None:
+                await self.validator.ready()
+                check = self.validator.check
             mutations = [
-                Mutation(m.entity_id, _checked(m.fn, check, strict), m.create_only)
+                Mutation(m.entity_id, _checked(m.fn, check, strict, limit), m.create_only)
                 for m in mutations
             ]
         outcomes = await self.storage.apply(tenant, mutations)
@@ -253,13 +270,23 @@ def existing(entity_id: str, fn: Callable[[Entity], Entity | None]) -> Mutator:
     return run
 
 
-def _checked(fn: Mutator, check: Callable[..., None], strict: bool) -> Mutator:
-    """A mutator whose result is checked against the data models before it is written."""
+def _checked(
+    fn: Mutator, check: Callable[..., None], strict: bool, limit: frozenset[str] | None
+) -> Mutator:
+    """A mutator whose result is checked before it is written: against the data models,
+    and against the entity types the caller may change."""
 
     def run(current: Entity | None) -> Entity | None:
+        if current is not None:
+            limits.check_write(current["id"], current["type"], limit)
         after = fn(current)
         if after is not None:
+            limits.check_write(after["id"], after["type"], limit)
             check(current, after, strict=strict)
         return after
 
     return run
+
+
+def _no_check(before: Entity | None, after: Entity, *, strict: bool) -> None:
+    """No data models to check against."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cityhub.auth import limits
 from cityhub.bus import Change, ChangeBus
 from cityhub.bus.feed import ChangeFeed
 from cityhub.errors import BadRequestData, NonexistentTenant, ResourceNotFound
@@ -123,7 +124,8 @@ class TemporalService:
         """One entity's temporal representation (ResourceNotFound if it has none)."""
         await self.settle()
         await self.check_tenant(tenant)
-        rows = await self.store.entities(tenant, [entity_id])
+        limit = limits.current()
+        rows = [r for r in await self.store.entities(tenant, [entity_id]) if _may_see(r, limit)]
         if not rows:
             raise ResourceNotFound(f"no temporal representation of entity {entity_id}")
         return await self._read(tenant, rows, query)
@@ -132,7 +134,12 @@ class TemporalService:
         """The temporal representations of the entities a query selects, one page."""
         await self.settle()
         await self.check_tenant(tenant)
-        rows = [r for r in await self.store.entities(tenant, query.ids) if _selected(r, query)]
+        limit = limits.current()
+        rows = [
+            r
+            for r in await self.store.entities(tenant, query.ids)
+            if _selected(r, query) and _may_see(r, limit)
+        ]
         if query.attrs is not None:
             series = await self.store.series(tenant, [r.entity_id for r in rows], query.attrs)
             having = {s.entity_id for s in series}
@@ -256,7 +263,8 @@ class TemporalService:
 
     async def entity(self, tenant: str, entity_id: str) -> EntityRow:
         """A temporal entity record, or ResourceNotFound."""
-        rows = await self.store.entities(tenant, [entity_id])
+        limit = limits.current()
+        rows = [r for r in await self.store.entities(tenant, [entity_id]) if _may_see(r, limit)]
         if not rows:
             raise ResourceNotFound(f"no temporal representation of entity {entity_id}")
         return rows[0]
@@ -320,6 +328,10 @@ def _keep_matching(
             if DELETED_AT not in i.doc
             and entity_matches(test, _as_entity(row, {**others, s.attr: [i.doc]}))
         ]
+
+
+def _may_see(row: EntityRow, limit: frozenset[str] | None) -> bool:
+    return limits.visible(row.types, limit)
 
 
 def _selected(row: EntityRow, query: TemporalQuery) -> bool:

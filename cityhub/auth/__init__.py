@@ -1,0 +1,1 @@
+"""Identities, roles, grants, tokens and the gate in front of the API (docs/security.md)."""

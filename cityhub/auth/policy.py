@@ -1,0 +1,56 @@
+"""Which permission a request needs, from its method and path (None: anyone may)."""
+
+from __future__ import annotations
+
+_SAFE = frozenset(("GET", "HEAD", "OPTIONS"))
+
+#: (path prefix, permission for reads, permission for writes), most specific first
+_RULES: tuple[tuple[str, str, str], ...] = (
+    ("/ngsi-ld/v1/temporal/", "history:read", "history:write"),
+    ("/ngsi-ld/v1/subscriptions", "subscriptions:read", "subscriptions:write"),
+    ("/ngsi-ld/v1/jsonldContexts", "", "contexts:write"),  # serving contexts is public
+    ("/ngsi-ld/v1/", "entities:read", "entities:write"),
+    ("/iot/entities", "iot:send", "iot:send"),
+    ("/iot/", "iot:admin", "iot:admin"),
+    ("/cityhub/v1/dead-letters", "subscriptions:read", "subscriptions:write"),
+    ("/cityhub/v1/models", "models:read", "models:admin"),
+    ("/cityhub/v1/status", "status:read", "status:read"),
+    ("/cityhub/v1/audit", "audit:read", "audit:read"),
+    ("/cityhub/v1/users", "users:admin", "users:admin"),
+    ("/cityhub/v1/roles", "users:admin", "users:admin"),
+)
+
+#: open to anyone: the version, logging in, and device measures (their API key is the
+#: credential, checked by ingest, as in the FIWARE IoT Agents)
+PUBLIC = frozenset(("/version", "/cityhub/v1/auth/login", "/iot/json", "/iot/d"))
+#: for any logged-in principal (what they do there is checked by the route)
+SIGNED_IN = ("/cityhub/v1/auth/", "/cityhub/v1/apikeys")
+
+#: reads that are queries although they are POSTs
+_QUERY_POSTS = ("/ngsi-ld/v1/entityOperations/query", "/ngsi-ld/v1/temporal/entityOperations/query")
+
+
+def required(method: str, path: str) -> str | None:
+    """The permission ``method path`` needs; None when anyone may call it, ``""`` when any
+    logged-in principal may."""
+    if path in PUBLIC:
+        return None
+    if path.startswith(SIGNED_IN):
+        return ""
+    read = method in _SAFE or path.rstrip("/") in _QUERY_POSTS
+    for prefix, for_read, for_write in _RULES:
+        if path.startswith(prefix):
+            needed = for_read if read else for_write
+            return None if needed == "" else needed
+    return "users:admin"  # anything not listed: administrators only
+
+
+def is_entity_read(method: str, path: str) -> bool:
+    """A read of entities or their history (where public types and type limits apply)."""
+    if not path.startswith("/ngsi-ld/v1/"):
+        return False
+    if method not in _SAFE and path.rstrip("/") not in _QUERY_POSTS:
+        return False
+    return path.startswith(("/ngsi-ld/v1/entities", "/ngsi-ld/v1/temporal/entities")) or (
+        path.rstrip("/") in _QUERY_POSTS
+    )
