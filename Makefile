@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 1026
 DATA   ?= ./cityhub-data
 
-.PHONY: setup setup-test demo serve test lint typecheck pytest bench docs clean
+.PHONY: setup setup-test demo serve test lint typecheck pytest bench docs audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,13 @@ test: lint typecheck pytest  ## everything CI runs
 bench: setup-test  ## benchmarks, printed as tables
 	$(BIN)/python bench/run.py
 
+audit: setup  ## known vulnerabilities in cityhub's dependencies (asks PyPI's vulnerability API)
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/pip install --quiet pip-audit==2.10.1
+	.venv-audit/bin/pip-audit --strict --path "$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')"
+
 docs: setup  ## regenerate docs/configuration.md from the settings
 	$(BIN)/cityhub settings --markdown > docs/configuration.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-audit build *.egg-info .pytest_cache .mypy_cache .ruff_cache

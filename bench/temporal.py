@@ -220,6 +220,7 @@ async def run(backend: str, database: str, path: str | None, args: argparse.Name
         data_dir=tempfile.gettempdir(),
         sqlite_synchronous="NORMAL",
         auth="off",
+        rate_limit_per_s=0.0,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

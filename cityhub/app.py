@@ -24,6 +24,7 @@ from cityhub.audit import routes as audit_routes
 from cityhub.auth import routes as auth_routes
 from cityhub.auth.middleware import AuthGate
 from cityhub.auth.model import ALL_TENANTS, Grant
+from cityhub.auth.oidc import OidcVerifier
 from cityhub.auth.store import AuthStore, new_password
 from cityhub.bus import ChangeBus
 from cityhub.bus.feed import prune_loop
@@ -37,6 +38,8 @@ from cityhub.errors import (
     NgsiError,
     ResourceNotFound,
 )
+from cityhub.guard import middleware as guard_middleware
+from cityhub.guard.outbound import context_request_hook, guarded_fetcher
 from cityhub.iot import routes as iot_routes
 from cityhub.iot.ingest import Ingest
 from cityhub.iot.mqtt_ingest import MqttIngest
@@ -61,13 +64,17 @@ log = logging.getLogger("cityhub")
 def remote_fetcher(settings: Settings) -> Any:
     """Fetches remote @contexts over HTTP(S), within the size and time limits of ``settings``."""
 
+    hook = context_request_hook(settings)  # every hop, redirects too: no internal address
+
     async def fetch(url: str) -> Any:
         if not url.startswith(("http://", "https://")):
             raise LdContextNotAvailable(f"cannot fetch @context {url}: only http(s) URLs")
         try:
             async with (
                 httpx.AsyncClient(
-                    timeout=settings.context_timeout, follow_redirects=True
+                    timeout=settings.context_timeout,
+                    follow_redirects=True,
+                    event_hooks={"request": [hook]},
                 ) as client,
                 client.stream(
                     "GET", url, headers={"Accept": "application/ld+json, application/json"}
@@ -202,7 +209,9 @@ def create_app(settings: Settings) -> Starlette:
         row = await storage.context_get(url.rsplit("/", 1)[-1])
         return row["body"] if row else None
 
-    contexts = ContextLoader(remote_fetcher(settings), local=local_context)
+    contexts = ContextLoader(
+        guarded_fetcher(remote_fetcher(settings), settings), local=local_context
+    )
     hub = Hub(settings, storage, bus, contexts, EntityService(storage, bus))
     hub.extras["datamodels"] = hub.entities.validator = ModelRegistry(storage)
     hub.extras["auth"] = auth = AuthStore(storage)
@@ -269,12 +278,18 @@ def create_app(settings: Settings) -> Starlette:
         },
         lifespan=lifespan,
         middleware=[
+            *guard_middleware(settings),  # outermost: headers on every answer, limits first
             Middleware(
                 AuthGate,
                 store=auth,
                 enabled=settings.auth == "on",
                 public_types=frozenset(filter(None, map(str.strip, public_types))),
-            )
+                oidc=OidcVerifier(
+                    settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim
+                )
+                if settings.oidc_issuer
+                else None,
+            ),
         ],
     )
     app.state.hub = hub

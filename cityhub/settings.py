@@ -133,6 +133,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("token_ttl_s", int, 43200, "Seconds a login token (and session cookie) is valid."),
     Setting(
+        "oidc_issuer",
+        str,
+        "",
+        "OpenID Connect issuer whose JWTs are accepted as bearer tokens (e.g. "
+        "https://sso.city.go.kr/realms/city for Keycloak); empty: none.",
+    ),
+    Setting("oidc_audience", str, "cityhub", "The aud the provider's tokens must carry."),
+    Setting(
+        "oidc_roles_claim",
+        str,
+        "realm_access.roles",
+        "Claim (dotted path) listing the user's roles: role@tenant, role@* or role.",
+    ),
+    Setting(
         "outbound_allow",
         str,
         "",
@@ -181,6 +195,9 @@ class Settings:
     auth: str = "on"
     public_types: str = ""
     token_ttl_s: int = 43200
+    oidc_issuer: str = ""
+    oidc_audience: str = "cityhub"
+    oidc_roles_claim: str = "realm_access.roles"
     outbound_allow: str = ""
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 400

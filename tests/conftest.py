@@ -18,6 +18,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # the API tests exercise the API, not access control (tests/auth does that): hubs started by
 # tests, in this process or as `cityhub serve`, run with auth off unless a test says otherwise
 os.environ["CITYHUB_AUTH"] = "off"
+os.environ["CITYHUB_RATE_LIMIT_PER_S"] = "0"  # tests send bursts; tests/guard tests the limits
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         data_dir=str(tmp_path),
         sqlite_synchronous="NORMAL",
         auth="off",
+        rate_limit_per_s=0.0,
     )
 
 

@@ -24,8 +24,9 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityhub.auth.limits import TYPE_LIMIT
-from cityhub.auth.model import ANONYMOUS, SYSTEM, Principal
-from cityhub.auth.policy import is_entity_read, required
+from cityhub.auth.model import ALL_TENANTS, ANONYMOUS, SYSTEM, Principal
+from cityhub.auth.oidc import OidcVerifier
+from cityhub.auth.policy import ANY, GLOBAL, SCOPES, TENANT, is_entity_read, required
 from cityhub.auth.store import AuthStore, token_hash
 from cityhub.errors import Forbidden, NgsiError, Unauthenticated
 from cityhub.ngsild.http import problem_response
@@ -41,12 +42,19 @@ class AuthGate:
     """Authentication and authorization in front of the app (pure ASGI)."""
 
     def __init__(
-        self, app: ASGIApp, *, store: AuthStore, enabled: bool, public_types: frozenset[str]
+        self,
+        app: ASGIApp,
+        *,
+        store: AuthStore,
+        enabled: bool,
+        public_types: frozenset[str],
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self.app = app
         self.store = store
         self.enabled = enabled
         self.public_types = public_types
+        self.oidc = oidc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,11 +96,19 @@ class AuthGate:
             )
         if needed == "":
             return principal, None
-        tenant = _tenant(headers)
+        scope_of = SCOPES.get(needed, TENANT)
+        if scope_of == ANY:
+            if any(principal.access(g.tenant).allows(needed) for g in principal.grants):
+                return principal, None
+            raise Forbidden(f"{principal.name} may not {_what(needed)}")
+        tenant = ALL_TENANTS if scope_of == GLOBAL else _tenant(headers)
         access = principal.access(tenant)
         if not access.allows(needed):
-            where = f"tenant {tenant!r}" if tenant else "the default tenant"
-            raise Forbidden(f"{principal.name} may not {_what(needed)} in {where}")
+            if scope_of == GLOBAL:
+                where = "(it needs a grant for every tenant, *)"
+            else:
+                where = f"in tenant {tenant!r}" if tenant else "in the default tenant"
+            raise Forbidden(f"{principal.name} may not {_what(needed)} {where}")
         return principal, access.types
 
     async def _principal(self, scope: Scope, headers: dict[str, str]) -> Principal:
@@ -122,8 +138,13 @@ class AuthGate:
         hit = cache.get(key)
         if hit is not None and now - hit[0] < _CACHE_S:
             return hit[1]
-        found = await self.store.by_token(secret)
-        principal = await self.store.principal(found[0]) if found is not None else None
+        principal: Principal | None = None
+        if self.oidc is not None and secret.count(".") == 2 and not secret.startswith("ch"):
+            custom = {n: perms for n, (perms, _d) in (await self.store.roles()).items()}
+            principal = await self.oidc.principal(secret, custom)  # a JWT of the city's IdP
+        else:
+            found = await self.store.by_token(secret)
+            principal = await self.store.principal(found[0]) if found is not None else None
         cache[key] = (now, principal)
         cache.move_to_end(key)
         while len(cache) > _CACHE_MAX:

@@ -1,8 +1,26 @@
-"""Which permission a request needs, from its method and path (None: anyone may)."""
+"""Which permission a request needs, from its method and path (None: anyone may), and in
+which scope it is looked for.
+
+Most permissions hold in a tenant: the grants for the request's tenant (``NGSILD-Tenant`` or
+``fiware-service``) count. Users, roles, the audit log, the hub's status and changes to data
+models concern every tenant at once, so only grants for every tenant (``*``) count for them:
+an administrator of one district cannot make themselves administrator of the city. Reading the
+data models needs the permission in any tenant.
+"""
 
 from __future__ import annotations
 
 _SAFE = frozenset(("GET", "HEAD", "OPTIONS"))
+
+TENANT, GLOBAL, ANY = "tenant", "global", "any"
+#: permissions looked for in grants for every tenant only, or in any grant
+SCOPES = {
+    "users:admin": GLOBAL,
+    "audit:read": GLOBAL,
+    "status:read": GLOBAL,
+    "models:admin": GLOBAL,
+    "models:read": ANY,
+}
 
 #: (path prefix, permission for reads, permission for writes), most specific first
 _RULES: tuple[tuple[str, str, str], ...] = (

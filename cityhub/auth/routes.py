@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityhub.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, principal_of
-from cityhub.auth.model import PERMISSIONS, ROLES, Principal
+from cityhub.auth.model import ALL_TENANTS, PERMISSIONS, ROLES, Principal
 from cityhub.auth.store import APIKEY, LOGIN, AuthStore, new_password, parse_grant
 from cityhub.errors import BadRequestData, Unauthenticated
 from cityhub.ngsild.http import json_response, method_route, read_json
@@ -234,9 +234,7 @@ async def delete_role(request: Request) -> Response:
 
 
 def _is_admin(request: Request) -> bool:
-    principal = principal_of(request)
-    tenant = request.headers.get("ngsild-tenant") or request.headers.get("fiware-service") or ""
-    return principal.access(tenant).allows("users:admin")
+    return principal_of(request).access(ALL_TENANTS).allows("users:admin")
 
 
 async def list_keys(request: Request) -> Response:

@@ -13,6 +13,13 @@ Outcomes: a 2xx answer (or an acknowledged MQTT publish) deletes the row and cou
 ``timesSent``; anything else counts ``timesFailed`` and schedules a retry after an exponential
 backoff with jitter (``backoff_base_s``, doubling, at most ``notify_backoff_max``), until
 ``notify_max_attempts`` attempts make the row a dead letter (``deadletters.py``).
+
+Endpoints on internal addresses are refused (``cityhub/guard/outbound.py``): address literals
+before the request, names when connecting (the HTTP connector's resolver and the MQTT
+publisher vet the addresses they connect to, so a name rebound to an internal address after the
+subscription was made is refused too). A refused notification becomes a dead letter at once,
+with the reason: trying again would not help until ``outbound_allow`` changes, and then the
+dead letter can be retried.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from cityhub.guard.outbound import GuardedResolver, OutboundGuard, OutboundRefused, Resolve
 from cityhub.ngsild.models import now_iso
 from cityhub.settings import Settings
 from cityhub.subscriptions.mqtt import MqttDeliveryError, MqttPublisher, message, parse_endpoint
@@ -81,6 +89,7 @@ class Deliverer:
         poll_s: float = 0.5,
         per_endpoint: int = 8,
         backoff_base_s: float = 1.0,
+        resolve: Resolve | None = None,
     ) -> None:
         self.store = store
         self.timeout_s = settings.notify_timeout
@@ -104,7 +113,8 @@ class Deliverer:
         self._acks: list[OutboxRow] = []  # delivered, not yet recorded
         self._acking: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._mqtt = MqttPublisher(self.timeout_s)
+        self._guard = OutboundGuard(settings, resolve)  # resolve: tests give a fake DNS
+        self._mqtt = MqttPublisher(self.timeout_s, guard=self._guard)
 
     def wake(self) -> None:
         """Look for due notifications now (the matcher queued some)."""
@@ -210,7 +220,10 @@ class Deliverer:
                 if time.time() + self.timeout_s + 1.0 > row.claimed_until or self._closed:
                     await self.store.release(row)  # its lease would end mid-send
                     return None
-                error = await self._send(row)
+                try:
+                    error, final = await self._send(row), False
+                except OutboundRefused as err:
+                    error, final = f"refused: {err.detail}", True
             now = time.time()
             chain_s = None if self._closed else self.lease_s
             if error is None:
@@ -219,7 +232,7 @@ class Deliverer:
                 return None
             attempts = row.attempts + 1
             retry_at = None
-            if attempts < self.max_attempts:
+            if attempts < self.max_attempts and not final:
                 retry_at = now + backoff_delay(attempts, self.backoff_base_s, self.backoff_max_s)
             log.log(
                 logging.INFO if retry_at is not None else logging.WARNING,
@@ -279,10 +292,12 @@ class Deliverer:
     # --- sending ------------------------------------------------------------------------
 
     async def _send(self, row: OutboxRow) -> str | None:
-        """Deliver once; None on success, else why not."""
+        """Deliver once; None on success, else why not (OutboundRefused: never try again)."""
         uri = str(row.endpoint.get("uri", ""))
         body = with_notified_at(row.body, now_iso())
         try:
+            # literals here (aiohttp resolves no address literal), names when connecting
+            self._guard.check_literal(self._guard.split(uri)[0])
             async with asyncio.timeout(self.timeout_s):
                 if uri.startswith(("http://", "https://")):
                     return await self._post(uri, _headers(row), body)
@@ -290,6 +305,8 @@ class Deliverer:
                     await self._publish(row, uri, body)
                     return None
             return f"unsupported endpoint URI scheme: {safe_uri(uri)}"
+        except OutboundRefused:
+            raise
         except TimeoutError:
             return f"no answer within {self.timeout_s:g} s"
         except aiohttp.ClientError as err:
@@ -303,7 +320,10 @@ class Deliverer:
     async def _post(self, uri: str, headers: dict[str, str], body: bytes) -> str | None:
         if self._http is None:
             self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency),
+                # the resolver refuses names with internal addresses, at every connection
+                connector=aiohttp.TCPConnector(
+                    limit=self.concurrency, resolver=GuardedResolver(self._guard)
+                ),
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 trust_env=False,
             )

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cityhub.errors import BadRequestData
+from cityhub.guard.outbound import OutboundRefused, Resolve, check_outbound
 from cityhub.ngsild import geo
 from cityhub.ngsild import query as qlang
 from cityhub.ngsild.context import ActiveContext
 from cityhub.ngsild.filters import EntityQuery, TypeExpr, parse_scope_q, parse_type_expr
 from cityhub.ngsild.models import check_datetime, check_entity_id, is_uri
 from cityhub.ngsild.render import CONCISE, KEY_VALUES, NORMALIZED
+from cityhub.settings import Settings
 from cityhub.subscriptions.mqtt import MqttDeliveryError, parse_endpoint
 
 TRIGGERS = (
@@ -268,6 +270,23 @@ def _check_notification(value: Any, *, partial: bool) -> None:
             parse_endpoint(uri, endpoint.get("notifierInfo"))
         except MqttDeliveryError as err:
             raise BadRequestData(f"notification.endpoint: {err}") from err
+
+
+async def check_endpoint(
+    raw: dict[str, Any], settings: Settings, *, resolve: Resolve | None = None
+) -> None:
+    """BadRequestData if the notification endpoint of a validated subscription is on an
+    internal address (``cityhub/guard/outbound.py``): refused now rather than failing every
+    delivery. A host name that does not resolve (yet) is accepted: every delivery checks its
+    addresses again when it connects."""
+    endpoint = (raw.get("notification") or {}).get("endpoint") or {}
+    uri = endpoint.get("uri")
+    if not isinstance(uri, str):
+        return
+    try:
+        await check_outbound(uri, settings, resolve=resolve, unresolved_ok=True)
+    except OutboundRefused as err:
+        raise BadRequestData(f"notification.endpoint.uri: {err.detail}") from err
 
 
 def _regex(pattern: str) -> re.Pattern[str]:

@@ -8,7 +8,9 @@ where ``metadata`` carries what HTTP would send as headers (Content-Type, Link, 
 publish with QoS 1 or 2 returns once the broker acknowledged it.
 
 :class:`MqttPublisher` keeps one connection per (broker, user, version) and reconnects when a
-publish on a connection that has gone stale fails.
+publish on a connection that has gone stale fails. With a ``guard`` it connects only to brokers
+on addresses the guard allows (``cityhub/guard/outbound.py``): over plain MQTT to the very
+address it vetted, over TLS to the name (whose certificate an internal server cannot present).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 import orjson
+
+from cityhub.guard.outbound import OutboundGuard
 
 VERSIONS = {"mqtt3.1.1": aiomqtt.ProtocolVersion.V311, "mqtt5.0": aiomqtt.ProtocolVersion.V5}
 _DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -81,8 +85,9 @@ class _Connection:
 class MqttPublisher:
     """Publishes over one connection per broker, opened on first use and kept."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, *, guard: OutboundGuard | None = None) -> None:
         self.timeout_s = timeout_s
+        self.guard = guard
         self._connections: dict[Broker, _Connection] = {}
         self._locks: dict[Broker, asyncio.Lock] = {}
 
@@ -113,27 +118,42 @@ class MqttPublisher:
             conn = self._connections.get(broker)
             if conn is not None:
                 return conn
-            version = VERSIONS[broker.version]
-            client = aiomqtt.Client(
-                broker.host,
-                broker.port,
-                username=broker.username,
-                password=broker.password,
-                identifier=f"cityhub-{uuid.uuid4().hex[:16]}",
-                protocol=version,
-                clean_session=True if version is aiomqtt.ProtocolVersion.V311 else None,
-                timeout=self.timeout_s,
-                tls_context=ssl.create_default_context() if broker.tls else None,
-            )
-            stack = contextlib.AsyncExitStack()
-            try:
-                await stack.enter_async_context(client)
-            except aiomqtt.MqttError as err:
-                where = f"{broker.host}:{broker.port}"
-                raise MqttDeliveryError(f"cannot connect to MQTT broker {where}: {err}") from err
-            conn = _Connection(client, stack)
-            self._connections[broker] = conn
-            return conn
+            where = f"{broker.host}:{broker.port}"
+            targets = [broker.host]
+            if self.guard is not None:
+                try:  # OutboundRefused (an internal address) goes on to the deliverer
+                    addresses = await self.guard.vet(broker.host, broker.port)
+                except OSError as err:
+                    raise MqttDeliveryError(f"cannot resolve MQTT broker {where}: {err}") from err
+                if not broker.tls:  # connect to what was vetted, not to a fresh lookup
+                    targets = addresses
+            error: aiomqtt.MqttError | None = None
+            for target in targets:
+                try:
+                    conn = await self._open(broker, target)
+                except aiomqtt.MqttError as err:
+                    error = err
+                    continue
+                self._connections[broker] = conn
+                return conn
+            raise MqttDeliveryError(f"cannot connect to MQTT broker {where}: {error}") from error
+
+    async def _open(self, broker: Broker, host: str) -> _Connection:
+        version = VERSIONS[broker.version]
+        client = aiomqtt.Client(
+            host,
+            broker.port,
+            username=broker.username,
+            password=broker.password,
+            identifier=f"cityhub-{uuid.uuid4().hex[:16]}",
+            protocol=version,
+            clean_session=True if version is aiomqtt.ProtocolVersion.V311 else None,
+            timeout=self.timeout_s,
+            tls_context=ssl.create_default_context() if broker.tls else None,
+        )
+        stack = contextlib.AsyncExitStack()
+        await stack.enter_async_context(client)
+        return _Connection(client, stack)
 
     async def _drop(self, broker: Broker, conn: _Connection) -> None:
         if self._connections.get(broker) is conn:

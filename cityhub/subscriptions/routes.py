@@ -25,6 +25,7 @@ from cityhub.ngsild.models import check_entity_id, now_iso
 from cityhub.subscriptions.matcher import Matcher
 from cityhub.subscriptions.model import (
     Subscription,
+    check_endpoint,
     context_terms,
     merge_fragment,
     new_subscription_id,
@@ -55,6 +56,7 @@ async def create(request: Request) -> Response:
     if isinstance(body, dict) and body.get("jsonldContext"):
         ctx = await hub.contexts.resolve(body["jsonldContext"])
     raw = validate(body)
+    await check_endpoint(raw, hub.settings)
     raw.setdefault("id", new_subscription_id())
     at = now_iso()
     stored = StoredSubscription(
@@ -117,6 +119,8 @@ async def update(request: Request) -> Response:
     raw = merge_fragment(stored.doc["raw"], fragment)
     # the result must be a whole, valid subscription (an expired one may still be patched)
     validate(raw, expired_ok="expiresAt" not in fragment)
+    if isinstance(fragment.get("notification"), dict) and "endpoint" in fragment["notification"]:
+        await check_endpoint(raw, hub.settings)
     stored.doc = {**stored.doc, "raw": raw}
     if isinstance(body, dict) and body.get("jsonldContext"):
         ctx = await hub.contexts.resolve(body["jsonldContext"])
