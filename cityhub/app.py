@@ -289,6 +289,7 @@ def create_app(settings: Settings) -> Starlette:
                 )
                 if settings.oidc_issuer
                 else None,
+                audit=hub.extras.get("audit"),
             ),
         ],
     )

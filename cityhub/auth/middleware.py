@@ -21,7 +21,7 @@ import time
 from http.cookies import SimpleCookie
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityhub.auth.limits import TYPE_LIMIT
 from cityhub.auth.model import ALL_TENANTS, ANONYMOUS, SYSTEM, Principal
@@ -36,6 +36,8 @@ CSRF_COOKIE = "cityhub_csrf"
 _CACHE_S = 5.0
 _CACHE_MAX = 10_000
 _SAFE = frozenset((b"GET", b"HEAD", b"OPTIONS"))
+#: changes recorded in the audit log by the gate (users, roles and keys record their own)
+_AUDITED = frozenset(("iot:admin", "models:admin", "contexts:write", "subscriptions:write"))
 
 
 class AuthGate:
@@ -49,12 +51,14 @@ class AuthGate:
         enabled: bool,
         public_types: frozenset[str],
         oidc: OidcVerifier | None = None,
+        audit: Any = None,
     ) -> None:
         self.app = app
         self.store = store
         self.enabled = enabled
         self.public_types = public_types
         self.oidc = oidc
+        self.audit = audit  # cityhub.audit.AuditLog: administrative changes and denials
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,14 +75,50 @@ class AuthGate:
             response = problem_response(err)
             if isinstance(err, Unauthenticated):
                 response.headers["WWW-Authenticate"] = 'Bearer realm="cityhub"'
+            elif isinstance(err, Forbidden) and "principal" in state:
+                await self._record(scope, state["principal"], "access.denied", err.status)
             await response(scope, receive, send)
             return
         state["principal"] = principal
+        needed = required(scope["method"], scope["path"])
+        if needed not in _AUDITED or scope["method"].encode() in _SAFE or self.audit is None:
+            token = TYPE_LIMIT.set(limit)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                TYPE_LIMIT.reset(token)
+            return
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         token = TYPE_LIMIT.set(limit)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, watch)
         finally:
             TYPE_LIMIT.reset(token)
+            if status < 400:  # an administrative change was made: who, what, where
+                family = needed.split(":")[0] if needed else "admin"
+                await self._record(scope, principal, f"admin.{family}", status)
+
+    async def _record(self, scope: Scope, principal: Principal, action: str, status: int) -> None:
+        headers = _headers(scope)
+        client = scope.get("client")
+        if self.audit is None:
+            return
+        await self.audit.record(
+            principal.name,
+            action,
+            target=scope["path"],
+            tenant=_tenant(headers),
+            outcome="ok" if status < 400 else "denied",
+            detail={"method": scope["method"], "status": status},
+            ip=client[0] if client else "",
+        )
 
     async def _admit(self, scope: Scope) -> tuple[Principal, frozenset[str] | None]:
         method, path = scope["method"], scope["path"]
@@ -87,6 +127,7 @@ class AuthGate:
             return ANONYMOUS, None
         headers = _headers(scope)
         principal = await self._principal(scope, headers)
+        scope["state"]["principal"] = principal  # known, whatever is decided next
         if principal is ANONYMOUS:
             if self.public_types and is_entity_read(method, path):
                 return principal, self.public_types  # open data: the public types only

@@ -305,3 +305,19 @@ async def _reset(hub: Hub, name: str) -> str:
     r = await hub.client.patch(f"{U}/{name}", json={"password": password}, headers=admin)
     assert r.status_code == 204
     return password
+
+
+async def test_administrative_changes_and_denials_are_audited(hub: Hub) -> None:
+    admin = await hub.login("admin", hub.admin_password)
+    r = await hub.client.patch(
+        "/cityhub/v1/models/ParkingSpot", json={"enforce": True}, headers=admin
+    )
+    assert r.status_code == 204
+    op = await hub.user("op7", {"role": "operator", "tenant": "gwacheon"})
+    group = {"services": [{"apikey": "k1", "entity_type": "ParkingSpot"}]}
+    r = await hub.client.post("/iot/services", json=group, headers=op | GWACHEON)
+    assert_problem(r, "Forbidden", 403)
+    entries = (await hub.client.get("/cityhub/v1/audit", headers=admin)).json()["entries"]
+    seen = {(e["actor"], e["action"], e["target"], e["outcome"]) for e in entries}
+    assert ("admin", "admin.models", "/cityhub/v1/models/ParkingSpot", "ok") in seen
+    assert ("op7", "access.denied", "/iot/services", "denied") in seen
