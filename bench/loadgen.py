@@ -36,9 +36,9 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-def _encode(req: Request, host: str) -> bytes:
+def _encode(req: Request, host: str, extra: str = "") -> bytes:
     method, path, body, ctype = req
-    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{extra}"
     if body:
         head += f"Content-Type: {ctype}\r\n"
     return head.encode() + b"\r\n" + body
@@ -58,10 +58,17 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def run(
-    host: str, port: int, make: Callable[[int], Request], total: int, concurrency: int = 16
+    host: str,
+    port: int,
+    make: Callable[[int], Request],
+    total: int,
+    concurrency: int = 16,
+    headers: dict[str, str] | None = None,
 ) -> Result:
-    """Send ``total`` requests (``make(i)`` builds the i-th) over ``concurrency`` connections."""
+    """Send ``total`` requests (``make(i)`` builds the i-th) over ``concurrency`` connections,
+    each with ``headers`` (e.g. Authorization)."""
     result = Result()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     counter = iter(range(total))
     hostname = f"{host}:{port}"
 
@@ -69,7 +76,7 @@ async def run(
         reader, writer = await asyncio.open_connection(host, port)
         try:
             for i in counter:
-                data = _encode(make(i), hostname)
+                data = _encode(make(i), hostname, extra)
                 t0 = time.perf_counter()
                 writer.write(data)
                 status = await _read_response(reader)
