@@ -22,6 +22,7 @@ from cityhub import __version__
 from cityhub.audit import install as install_audit
 from cityhub.audit import routes as audit_routes
 from cityhub.auth import routes as auth_routes
+from cityhub.auth import sso
 from cityhub.auth.middleware import AuthGate
 from cityhub.auth.model import ALL_TENANTS, Grant
 from cityhub.auth.oidc import OidcVerifier
@@ -216,6 +217,10 @@ def create_app(settings: Settings) -> Starlette:
     hub.extras["datamodels"] = hub.entities.validator = ModelRegistry(storage)
     hub.extras["auth"] = auth = AuthStore(storage)
     public_types = settings.public_types.split(",")
+    if settings.oidc_issuer:
+        hub.extras["oidc"] = OidcVerifier(
+            settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim
+        )
     if settings.auth == "on":
         hub.starters.append(lambda: first_admin(auth))
     temporal = install_temporal(hub)
@@ -267,6 +272,7 @@ def create_app(settings: Settings) -> Starlette:
             *iot_routes.routes,
             *datamodel_routes.routes,
             *auth_routes.routes,
+            *sso.routes,
             *audit_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
@@ -284,11 +290,7 @@ def create_app(settings: Settings) -> Starlette:
                 store=auth,
                 enabled=settings.auth == "on",
                 public_types=frozenset(filter(None, map(str.strip, public_types))),
-                oidc=OidcVerifier(
-                    settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim
-                )
-                if settings.oidc_issuer
-                else None,
+                oidc=hub.extras.get("oidc"),
                 audit=hub.extras.get("audit"),
             ),
         ],

@@ -141,6 +141,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("oidc_audience", str, "cityhub", "The aud the provider's tokens must carry."),
     Setting(
+        "oidc_client_id",
+        str,
+        "cityhub",
+        "cityhub's client id at the provider, for browser sign-in (/cityhub/v1/auth/oidc/login).",
+    ),
+    Setting(
+        "oidc_client_secret",
+        str,
+        "",
+        "cityhub's client secret at the provider (empty: a public client, PKCE only).",
+    ),
+    Setting(
         "oidc_roles_claim",
         str,
         "realm_access.roles",
@@ -197,6 +209,8 @@ class Settings:
     token_ttl_s: int = 43200
     oidc_issuer: str = ""
     oidc_audience: str = "cityhub"
+    oidc_client_id: str = "cityhub"
+    oidc_client_secret: str = ""
     oidc_roles_claim: str = "realm_access.roles"
     outbound_allow: str = ""
     rate_limit_per_s: float = 100.0

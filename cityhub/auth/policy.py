@@ -40,7 +40,16 @@ _RULES: tuple[tuple[str, str, str], ...] = (
 
 #: open to anyone: the version, logging in, and device measures (their API key is the
 #: credential, checked by ingest, as in the FIWARE IoT Agents)
-PUBLIC = frozenset(("/version", "/cityhub/v1/auth/login", "/iot/json", "/iot/d"))
+PUBLIC = frozenset(
+    (
+        "/version",
+        "/cityhub/v1/auth/login",
+        "/cityhub/v1/auth/oidc/login",
+        "/cityhub/v1/auth/oidc/callback",
+        "/iot/json",
+        "/iot/d",
+    )
+)
 #: for any logged-in principal (what they do there is checked by the route)
 SIGNED_IN = ("/cityhub/v1/auth/", "/cityhub/v1/apikeys")
 

@@ -74,14 +74,21 @@ async def login(request: Request) -> Response:
     if audit is not None:
         await audit.record(user.name, "auth.login", ip=client)
     response = json_response({"access_token": secret, "token_type": "Bearer", "expires_in": ttl})
+    set_session(response, request, secret, ttl)
+    return response
+
+
+def set_session(response: Response, request: Request, secret: str, ttl: int) -> None:
+    """The session cookie (HttpOnly; Secure over https) and its CSRF cookie, for browsers.
+    SameSite=Lax: the cookie must come along when the identity provider sends the browser back
+    (a top-level GET); changes need the CSRF header anyway."""
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
     response.set_cookie(
-        SESSION_COOKIE, secret, max_age=ttl, httponly=True, secure=secure, samesite="strict"
+        SESSION_COOKIE, secret, max_age=ttl, httponly=True, secure=secure, samesite="lax"
     )
     response.set_cookie(
-        CSRF_COOKIE, secrets.token_urlsafe(24), max_age=ttl, secure=secure, samesite="strict"
+        CSRF_COOKIE, secrets.token_urlsafe(24), max_age=ttl, secure=secure, samesite="lax"
     )
-    return response
 
 
 async def logout(request: Request) -> Response:

@@ -28,8 +28,9 @@ from cityhub.storage.plain import PlainSql
 _HASHER = PasswordHasher()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
-LOGIN, APIKEY = "login", "apikey"
-_PREFIX = {LOGIN: "cht_", APIKEY: "chk_"}
+LOGIN, APIKEY, PENDING = "login", "apikey", "pending"
+_PREFIX = {LOGIN: "cht_", APIKEY: "chk_", PENDING: "chp_"}
+SSO_PREFIX = "oidc:"  # users signed in through the city's identity provider
 
 
 def new_password() -> str:
@@ -275,6 +276,42 @@ class AuthStore:
         """The principal a user acts as."""
         custom = {n: perms for n, (perms, _d) in (await self.roles()).items()}
         return Principal(user.name, "user", user.grants, custom)
+
+    async def sso_user(self, name: str, grants: list[Grant], doc: dict[str, Any]) -> User:
+        """The user standing for someone signed in through the identity provider
+        (``oidc:<name>``, no password), with the grants their token gives now."""
+        user = SSO_PREFIX + name
+        await self.db.run(
+            [
+                (
+                    "INSERT INTO auth_users (name, password_hash, disabled, created_at, doc) "
+                    "SELECT ?, '', 0, ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM auth_users WHERE name = ?)",
+                    (user, now_iso(), orjson.dumps(doc).decode(), user),
+                ),
+                ("DELETE FROM auth_grants WHERE user_name = ?", (user,)),
+                *_grant_rows(user, grants),
+            ]
+        )
+        return await self.user(user)
+
+    async def pending(self, data: dict[str, Any], ttl_s: int) -> str:
+        """Keep a sign-in in progress (state, PKCE verifier, nonce) for ``ttl_s``; its key."""
+        secret, _info = await self.issue("", PENDING, orjson.dumps(data).decode(), ttl_s)
+        return secret
+
+    async def take_pending(self, secret: str) -> dict[str, Any] | None:
+        """The sign-in in progress a key names, once (None if unknown or expired)."""
+        rows = await self.db.rows(
+            "SELECT label, expires_at FROM auth_tokens WHERE hash = ? AND kind = ?",
+            token_hash(secret),
+            PENDING,
+        )
+        await self.revoke_secret(secret)
+        if not rows or (rows[0][1] is not None and rows[0][1] <= _iso(datetime.now(UTC))):
+            return None
+        found: dict[str, Any] = orjson.loads(rows[0][0])
+        return found
 
     # --- tokens ---------------------------------------------------------------------------
 

@@ -3,13 +3,17 @@ its discovery document and signing keys over HTTP, tokens signed with its RSA ke
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import jwt
@@ -32,16 +36,62 @@ def issuer() -> Iterator[str]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key()))
     keys = {"keys": [jwk | {"kid": "k1", "use": "sig", "alg": "RS256"}]}
 
+    codes: dict[str, dict[str, str]] = {}
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             base = f"http://127.0.0.1:{self.server.server_address[1]}/realms/city"
-            if self.path == "/realms/city/.well-known/openid-configuration":
-                body: dict[str, Any] = {"issuer": base, "jwks_uri": f"{base}/certs"}
-            elif self.path == "/realms/city/certs":
+            path, _, query = self.path.partition("?")
+            if path == "/realms/city/.well-known/openid-configuration":
+                body: dict[str, Any] = {
+                    "issuer": base,
+                    "jwks_uri": f"{base}/certs",
+                    "authorization_endpoint": f"{base}/auth",
+                    "token_endpoint": f"{base}/token",
+                }
+            elif path == "/realms/city/certs":
                 body = keys
+            elif path == "/realms/city/auth":  # kim signs in at the provider
+                asked = {k: v[0] for k, v in parse_qs(query).items()}
+                code = secrets.token_urlsafe(12)
+                codes[code] = asked
+                back = (
+                    f"{asked['redirect_uri']}?{urlencode({'code': code, 'state': asked['state']})}"
+                )
+                self.send_response(302)
+                self.send_header("Location", back)
+                self.end_headers()
+                return
             else:
                 self.send_error(404)
                 return
+            self._json(body)
+
+        def do_POST(self) -> None:
+            form = {
+                k: v[0]
+                for k, v in parse_qs(
+                    self.rfile.read(int(self.headers["Content-Length"])).decode()
+                ).items()
+            }
+            asked = codes.pop(form.get("code", ""), None)
+            digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+            challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+            if (
+                asked is None
+                or challenge != asked["code_challenge"]
+                or form.get("redirect_uri") != asked["redirect_uri"]
+                or form.get("client_id") != asked["client_id"]
+            ):
+                self.send_error(400)
+                return
+            base = f"http://127.0.0.1:{self.server.server_address[1]}/realms/city"
+            id_token = _token(
+                base, ["operator@gwacheon"], aud=asked["client_id"], nonce=asked["nonce"]
+            )
+            self._json({"id_token": id_token, "access_token": "x", "token_type": "Bearer"})
+
+        def _json(self, body: dict[str, Any]) -> None:
             raw = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -120,3 +170,37 @@ async def test_bad_tokens_are_refused(hub: Hub, issuer: str, why: str) -> None:
         "not a JWT": lambda: "a.b.c",
     }[why]()
     assert_problem(await _get(hub.client, token, "gwacheon"), "Unauthenticated", 401)
+
+
+async def test_browser_sign_in_through_the_provider(hub: Hub) -> None:
+    r = await hub.client.get("/cityhub/v1/auth/oidc/login", params={"next": "/cityhub/v1/auth/me"})
+    assert r.status_code == 302, r.text
+    to_provider = r.headers["location"]
+    asked = parse_qs(urlsplit(to_provider).query)
+    assert asked["code_challenge_method"] == ["S256"] and asked["client_id"] == ["cityhub"]
+    async with httpx.AsyncClient() as browser:  # the person signs in at the provider
+        back = (await browser.get(to_provider)).headers["location"]  # ...which sends them back
+    back_path = back.split("http://hub", 1)[1]
+    r = await hub.client.get(back_path)
+    assert r.status_code == 302 and r.headers["location"] == "/cityhub/v1/auth/me", r.text
+    me = (await hub.client.get("/cityhub/v1/auth/me")).json()  # the session cookie is set
+    assert me["name"] == "oidc:kim.operator"
+    assert me["grants"] == [{"role": "operator", "tenant": "gwacheon"}]
+    r = await hub.client.get(
+        E, params={"type": "ParkingSpot"}, headers={"NGSILD-Tenant": "gwacheon"}
+    )
+    assert r.status_code == 200
+    # the same answer twice: refused
+    hub.client.cookies.clear()
+    assert_problem(await hub.client.get(back_path), "Unauthenticated", 401)
+    # a sign-in can only lead back into the hub, never to another site
+    r = await hub.client.get("/cityhub/v1/auth/oidc/login", params={"next": "//evil.example/x"})
+    async with httpx.AsyncClient() as browser:
+        back = (await browser.get(r.headers["location"])).headers["location"]
+    r = await hub.client.get(back.split("http://hub", 1)[1])
+    assert r.headers["location"] == "/"
+    # no password login for a person of the provider
+    r = await hub.client.post(
+        "/cityhub/v1/auth/login", json={"username": "oidc:kim.operator", "password": ""}
+    )
+    assert_problem(r, "Unauthenticated", 401)
