@@ -50,6 +50,10 @@ from cityhub.ngsild.context import ContextLoader
 from cityhub.ngsild.http import problem_response
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.service import EntityService
+from cityhub.ops import install as install_ops
+from cityhub.ops import routes as ops_routes
+from cityhub.ops.rules import install as install_rules
+from cityhub.ops.rules import routes as rule_routes
 from cityhub.settings import Settings, check_settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
@@ -226,6 +230,8 @@ def create_app(settings: Settings) -> Starlette:
     temporal = install_temporal(hub)
     subscriptions.install(hub)
     install_audit(hub)
+    install_ops(hub)
+    install_rules(hub)  # after install_ops: rules raise events through it
     hub.extras["iot"] = registry = IotStore(storage)
     hub.extras["ingest"] = ingest = Ingest(hub, registry, RejectedStore(storage))
     if settings.mqtt_url:
@@ -274,6 +280,8 @@ def create_app(settings: Settings) -> Starlette:
             *auth_routes.routes,
             *sso.routes,
             *audit_routes.routes,
+            *ops_routes.routes,
+            *rule_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
         ],

@@ -174,6 +174,19 @@ SETTINGS: tuple[Setting, ...] = (
         "0 disables rate limiting.",
     ),
     Setting("rate_limit_burst", int, 400, "Requests one client may make at once above the rate."),
+    Setting(
+        "event_auto_end_minutes",
+        int,
+        120,
+        "Minutes an open event may go without a new occurrence before it ends by itself "
+        "(completed, status code 91).",
+    ),
+    Setting(
+        "event_escalate_minutes",
+        int,
+        10,
+        "Minutes an event may stay unacknowledged before it is escalated (severity raised).",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -215,6 +228,8 @@ class Settings:
     outbound_allow: str = ""
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 400
+    event_auto_end_minutes: int = 120
+    event_escalate_minutes: int = 10
 
     @property
     def database_url(self) -> str:

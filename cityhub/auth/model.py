@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, str] = {
     "models:read": "read the data models",
     "models:admin": "add, change and delete data models",
     "status:read": "read the hub's status (change-log consumers, MQTT ingest)",
+    "events:read": "see situation events and their live feed",
+    "events:write": "raise situation events and move them through their lifecycle",
     "users:admin": "manage users, roles, grants and API keys",
     "audit:read": "read, verify and export the audit log",
 }
@@ -36,12 +38,13 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "supervisor": frozenset(
         (*_READ, "entities:write", "subscriptions:read", "subscriptions:write", "iot:admin")
-        + ("status:read", "audit:read")
+        + ("status:read", "audit:read", "events:read", "events:write")
     ),
     "operator": frozenset(
         (*_READ, "entities:write", "subscriptions:read", "subscriptions:write", "status:read")
+        + ("events:read", "events:write")
     ),
-    "agency": frozenset((*_READ, "subscriptions:read", "subscriptions:write")),
+    "agency": frozenset((*_READ, "subscriptions:read", "subscriptions:write", "events:read")),
     "provider": frozenset((*_READ, "entities:write", "history:write", "iot:send")),
     "consumer": frozenset((*_READ, "subscriptions:read", "subscriptions:write")),
     "citizen": frozenset(("entities:read", "models:read")),

@@ -34,6 +34,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("/cityhub/v1/models", "models:read", "models:admin"),
     ("/cityhub/v1/status", "status:read", "status:read"),
     ("/cityhub/v1/audit", "audit:read", "audit:read"),
+    ("/cityhub/v1/events", "events:read", "events:write"),
+    ("/cityhub/v1/rules", "events:read", "events:write"),
     ("/cityhub/v1/users", "users:admin", "users:admin"),
     ("/cityhub/v1/roles", "users:admin", "users:admin"),
 )

@@ -259,6 +259,8 @@ async def create_key(request: Request) -> Response:
     if not isinstance(label, str) or not label:
         raise BadRequestData('an API key needs a "label" saying what uses it')
     user = body.get("user", principal_of(request).name)
+    if not isinstance(user, str):
+        raise BadRequestData("user must be a user name")
     if user != principal_of(request).name and not _is_admin(request):
         raise BadRequestData("only an administrator creates keys for another user")
     store = _store(request)

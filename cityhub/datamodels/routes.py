@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -47,7 +49,8 @@ async def put_model(request: Request) -> Response:
     body = await read_json(request, hub_of(request).settings.max_body_bytes)
     type_name = request.path_params["type"]
     if await registry_of(request).put(type_name, body):
-        return Response(status_code=201, headers={"Location": f"{BASE}/{type_name}"})
+        location = f"{BASE}/{quote(type_name, safe='')}"
+        return Response(status_code=201, headers={"Location": location})
     return Response(status_code=204)
 
 

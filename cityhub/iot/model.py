@@ -85,6 +85,21 @@ _KNOWN_DEVICE = (_KNOWN_GROUP - {"resource", "cbroker", "token", "autoprovision"
 }
 
 
+#: members kept as provisioned, which must be text when given
+_TEXT = (
+    "cbroker",
+    "token",
+    "protocol",
+    "transport",
+    "timezone",
+    "description",
+    "service",
+    "subservice",
+    "service_path",
+    "endpoint",
+)
+
+
 def _string(doc: dict[str, Any], name: str, what: str, *, required: bool = False) -> None:
     value = doc.get(name)
     if value is None:
@@ -127,6 +142,11 @@ def _check(doc: Any, what: str, known: set[str]) -> dict[str, Any]:
     if unknown:
         raise BadRequestData(f"{what}: unknown member(s) {', '.join(unknown)}")
     _string(doc, "entity_type", what)
+    for name in _TEXT:
+        if name in doc and doc[name] is not None and not isinstance(doc[name], str):
+            raise BadRequestData(f"{what}: {name} must be a string")
+    if "polling" in doc and not isinstance(doc["polling"], bool):
+        raise BadRequestData(f"{what}: polling must be true or false")
     _flags(doc, what)
     _attr_list(doc, "attributes", what, values=False)
     _attr_list(doc, "lazy", what, values=False)

@@ -38,6 +38,7 @@ TOPICS = (
 _WINDOW = 256  # messages received and not yet handled, at most
 _BATCH = 256  # messages written in one transaction, at most
 _MAX_DELAY_S = 30.0
+_WATCH_S = 1.0  # how often an idle consumer checks that its connection is alive
 
 
 def parse_topic(topic: str) -> tuple[str | None, str, str, str | None] | None:
@@ -127,10 +128,17 @@ class MqttIngest:
         self._failed = None
         queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(maxsize=_WINDOW)
         worker = asyncio.get_running_loop().create_task(self._work(client, queue))
+        messages = client.messages.__aiter__()
         try:
-            async for message in client.messages:
-                if worker.done():
-                    break
+            while not worker.done():
+                try:
+                    message = await asyncio.wait_for(anext(messages), _WATCH_S)
+                except TimeoutError:
+                    # a connection that died inside a socket callback does not always end
+                    # the message stream: look, and reconnect rather than wait forever
+                    if not client._client.is_connected():  # noqa: SLF001
+                        raise _Retry("the connection to the broker is gone") from None
+                    continue
                 await queue.put(message)  # full: wait (the broker holds the rest)
         finally:
             worker.cancel()

@@ -350,6 +350,8 @@ async def _rejected(request: Request) -> tuple[Ingest, Rejected]:
     raw = request.path_params["ident"]
     if not raw.isdigit():
         raise BadRequestData(f"dead letter id must be a number, got {raw!r}")
+    if int(raw) >= 2**63:  # beyond any id the database hands out
+        raise ResourceNotFound(f"no dead letter {raw}")
     ingest = _ingest(request)
     found = await ingest.rejected.get(_tenant(request), int(raw))
     if found is None:

@@ -243,6 +243,11 @@ def to_feature(
     if body is None:
         body = render_entity(entity, view)
     instances = entity["attrs"].get(geometry_iri)
-    geometry = instances[0].get("value") if instances else None
+    # the geometry of a GeoProperty; any other attribute named has none (clause 6.3.15)
+    geometry = (
+        instances[0].get("value")
+        if instances and instances[0].get("type") == GEO_PROPERTY
+        else None
+    )
     props = {k: v for k, v in body.items() if k != "id"}
     return {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": props}

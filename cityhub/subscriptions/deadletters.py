@@ -51,9 +51,12 @@ async def _context(request: Request) -> tuple[Hub, OutboxStore, str]:
 def _nid(request: Request) -> int:
     raw = request.path_params["nid"]
     try:
-        return int(raw)
+        nid = int(raw)
     except ValueError as err:
         raise BadRequestData(f"dead letter ids are integers, not {raw!r}") from err
+    if not 0 <= nid < 2**63:
+        raise ResourceNotFound(f"no dead letter {raw}")
+    return nid
 
 
 async def list_dead_letters(request: Request) -> Response:

@@ -39,6 +39,8 @@ REQUESTS: dict[str, tuple[str, str, Any]] = {
     "status:read": ("GET", "/cityhub/v1/status", None),
     "users:admin": ("GET", "/cityhub/v1/users", None),
     "audit:read": ("GET", "/cityhub/v1/audit", None),
+    "events:read": ("GET", "/cityhub/v1/events", None),
+    "events:write": ("POST", "/cityhub/v1/events", {"eventCode": "T1", "eventName": "test"}),
 }
 
 #: role -> families it may use (by hand, from docs/security.md)
@@ -54,6 +56,8 @@ ALLOWED: dict[str, set[str]] = {
         "models:read",
         "status:read",
         "audit:read",
+        "events:read",
+        "events:write",
     },
     "operator": {
         "entities:read",
@@ -63,6 +67,8 @@ ALLOWED: dict[str, set[str]] = {
         "subscriptions:write",
         "models:read",
         "status:read",
+        "events:read",
+        "events:write",
     },
     "agency": {
         "entities:read",
@@ -70,6 +76,7 @@ ALLOWED: dict[str, set[str]] = {
         "subscriptions:read",
         "subscriptions:write",
         "models:read",
+        "events:read",
     },
     "provider": {"entities:read", "entities:write", "history:read", "models:read"},
     "consumer": {

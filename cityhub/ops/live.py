@@ -1,0 +1,144 @@
+"""The live feed of event changes for dashboards: server-sent events.
+
+Each worker tails the change log from where it stood when the worker started (not a durable
+consumer: a live view needs no history), waking when a change is published in the worker or
+every half second for other workers' writes, and hands ``CityEvent`` changes to every open
+stream whose filters they pass. A stream that cannot keep up is told so and closed rather than
+holding memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from cityhub.bus import DELETE, Change, ChangeBus
+from cityhub.ops.events import SEVERITIES, TYPE
+from cityhub.storage.base import Storage
+
+log = logging.getLogger(__name__)
+_QUEUE = 1000  # changes a slow stream may fall behind before it is closed
+_POLL_S = 0.5
+_KEEPALIVE_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """What a stream wants: a tenant, event codes, a least severity, an area."""
+
+    tenant: str = ""
+    codes: frozenset[str] | None = None
+    category: frozenset[str] | None = None
+    min_severity: int = 0
+    bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
+
+    def passes(self, tenant: str, event: dict[str, Any]) -> bool:
+        """True when the event (keyValues form) is for this stream."""
+        if tenant != self.tenant:
+            return False
+        if self.codes is not None and event.get("eventCode") not in self.codes:
+            return False
+        if self.category is not None and event.get("category") not in self.category:
+            return False
+        severity = event.get("severity")
+        if severity in SEVERITIES and SEVERITIES.index(severity) < self.min_severity:
+            return False
+        if self.bbox is not None:
+            loc = event.get("location")
+            coords = loc.get("coordinates") if isinstance(loc, dict) else None
+            if not isinstance(coords, list) or len(coords) < 2:
+                return False
+            lon, lat = coords[0], coords[1]
+            if not (self.bbox[0] <= lon <= self.bbox[2] and self.bbox[1] <= lat <= self.bbox[3]):
+                return False
+        return True
+
+
+def key_values(entity: dict[str, Any]) -> dict[str, Any]:
+    """An event as the feed sends it: short attribute names, values only."""
+    out: dict[str, Any] = {"id": entity.get("id")}
+    for iri, insts in entity.get("attrs", {}).items():
+        if not insts:
+            continue
+        inst = insts[0]
+        value = inst.get("value", inst.get("object"))
+        if isinstance(value, dict) and "@value" in value:
+            value = value["@value"]
+        out[iri.rsplit("/", 1)[-1]] = value
+    return out
+
+
+class LiveFeed:
+    """One tail of the change log per worker, fanned out to the open streams."""
+
+    def __init__(self, storage: Storage, bus: ChangeBus) -> None:
+        self.storage = storage
+        self.bus = bus
+        self._streams: dict[asyncio.Queue[bytes | None], StreamFilter] = {}
+        self._wake = asyncio.Event()
+        self._cursor = 0
+        self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
+
+    async def run(self) -> None:
+        """Tail the log while the app serves (a background task)."""
+        self._cursor = await self.storage.log_end()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _POLL_S)
+            self._wake.clear()
+            try:
+                while True:
+                    page = await self.storage.changes(self._cursor, 500)
+                    if page.upto == self._cursor:
+                        break
+                    self._cursor = page.upto
+                    if self._streams:
+                        self._fan_out(page.changes)
+            except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
+                log.exception("live event feed: reading the change log failed")
+
+    def _fan_out(self, changes: list[Change]) -> None:
+        for change in changes:
+            if not any(t.endswith(f"/{TYPE}") for t in change.entity.get("type", [])):
+                continue
+            event = key_values(change.entity) | {
+                "op": "delete" if change.op == DELETE else change.op
+            }
+            frame = b"event: cityevent\nid: %d\ndata: %s\n\n" % (change.seq, orjson.dumps(event))
+            for queue, wanted in list(self._streams.items()):
+                if not wanted.passes(change.tenant, event):
+                    continue
+                if queue.qsize() >= _QUEUE - 1:  # too slow: say so and let it go
+                    self._streams.pop(queue, None)
+                    queue.put_nowait(b"event: overflow\ndata: {}\n\n")
+                    queue.put_nowait(None)
+                else:
+                    queue.put_nowait(frame)
+
+    async def stream(self, wanted: StreamFilter) -> AsyncIterator[bytes]:
+        """Frames for one client, until it goes away (or falls behind)."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUE)
+        self._streams[queue] = wanted
+        try:
+            yield b": cityhub live events\n\n"
+            while True:
+                try:
+                    frame = await asyncio.wait_for(queue.get(), _KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            self._streams.pop(queue, None)
+
+    def close(self) -> None:
+        """Stop listening to the bus."""
+        self._unsubscribe()

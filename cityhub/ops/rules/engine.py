@@ -1,0 +1,489 @@
+"""Evaluating rules: pure functions from (changes or a clock tick, stored state) to new state
+and event actions.
+
+The state of a rule is a set of rows keyed ``(tenant, rule id, key)``: per entity (threshold,
+absence, geofence, count grouped by entity), :data:`WHOLE` (count grouped by type, a
+composite's own condition) and :data:`SUMMARY` (how many of the rule's conditions are active
+and when it last went on and off, which composite rules read). A :class:`Plan` holds the rows a
+step loaded, the rows it changes and the actions (raise / clear an event) it queues; the store
+writes them in one transaction, with the change-log cursor when the step handles changes, so
+several workers and restarts agree. Nothing here does I/O: the dry run replays history through
+the same functions with the rows in memory.
+
+Times are microseconds since the epoch: an attribute's ``observedAt`` when the change carries
+one, else the time of the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityhub.bus import DELETE, Change
+from cityhub.ngsild import geo
+from cityhub.ngsild import query as qlang
+from cityhub.ngsild.entity import Entity
+from cityhub.ops.rules.model import (
+    ABSENCE,
+    COMPOSITE,
+    COUNT,
+    GEOFENCE,
+    THRESHOLD,
+    Rule,
+)
+from cityhub.temporal.model import iso, micros_of
+
+Key = tuple[str, str, str]  # tenant, rule id, key
+SUMMARY = ""  # per rule: {"n": active conditions, "on", "off", "pulse" (a count fired): µs}
+WHOLE = "*"  # the rule as a whole: count grouped by type, a composite's own condition
+RAISE, CLEAR = "raise", "clear"
+LOCATION = "https://uri.etsi.org/ngsi-ld/location"
+
+#: geometries of the entities of a type in a tenant (for geofence rules with ``near``)
+Places = Callable[[str, str], Iterable[dict[str, Any]]]
+
+
+@dataclass(slots=True)
+class State:
+    """One state row: active (its event is raised), since when, when a tick is due, data."""
+
+    active: bool = False
+    since: int = 0
+    due: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Action:
+    """An event to raise or clear, queued in the step's transaction, done after it."""
+
+    tenant: str
+    rule_id: str
+    op: str  # raise | clear
+    at: int  # µs: when the condition was met or ended
+    body: dict[str, Any]  # raise: the event (events API form); clear: dedupeKey, reason
+    aid: int = 0  # its row in the store
+
+
+class Plan:
+    """The rows a step loaded, what it changes (None: delete) and the actions it queues."""
+
+    def __init__(self, loaded: dict[Key, State]) -> None:
+        self.loaded = loaded
+        self.changed: dict[Key, State | None] = {}
+        self.actions: list[Action] = []
+        self.moved: set[tuple[str, str]] = set()  # (tenant, rule) whose summary changed
+
+    def get(self, key: Key) -> State | None:
+        if key in self.changed:
+            return self.changed[key]
+        return self.loaded.get(key)
+
+    def put(self, key: Key, state: State) -> None:
+        self.changed[key] = state
+
+    def drop(self, key: Key) -> None:
+        if self.get(key) is not None:
+            self.changed[key] = None
+
+    def summary(self, tenant: str, rule_id: str) -> State:
+        return self.get((tenant, rule_id, SUMMARY)) or State()
+
+    def count(self, tenant: str, rule_id: str, delta: int, at: int) -> None:
+        """One condition of a rule went active (+1) or ended (-1)."""
+        s = self.summary(tenant, rule_id)
+        n = max(0, int(s.data.get("n", 0)) + delta)
+        if delta > 0 and n == delta:
+            s.data["on"] = at
+        if delta < 0 and n == 0:
+            s.data["off"] = at
+        s.data["n"] = n
+        s.active = n > 0
+        self.put((tenant, rule_id, SUMMARY), s)
+        self.moved.add((tenant, rule_id))
+
+    def pulse(self, tenant: str, rule_id: str, at: int) -> None:
+        """A rule whose events are not cleared by it (count) fired at ``at``."""
+        s = self.summary(tenant, rule_id)
+        s.data["pulse"] = max(int(s.data.get("pulse") or 0), at)
+        self.put((tenant, rule_id, SUMMARY), s)
+        self.moved.add((tenant, rule_id))
+
+
+def moment(change: Change, attrs: Iterable[str] = ()) -> int:
+    """When a change happened: the latest ``observedAt`` of ``attrs`` (default: the attributes
+    it touched), else the time of the write."""
+    written = micros_of(change.at, 0)
+    best: int | None = None
+    for name in attrs or change.prev.keys():
+        for inst in change.current(name):
+            seen = inst.get("observedAt")
+            if isinstance(seen, str):
+                t = micros_of(seen, written)
+                best = t if best is None else max(best, t)
+    return written if best is None else best
+
+
+def location_of(entity: Entity) -> tuple[float, float] | None:
+    """A point for an entity's ``location`` (a Point, else the centre of its bounding box)."""
+    for inst in entity.get("attrs", {}).get(LOCATION) or []:
+        value = inst.get("value")
+        if not isinstance(value, dict):
+            continue
+        try:
+            if value.get("type") == "Point":
+                lon, lat = float(value["coordinates"][0]), float(value["coordinates"][1])
+            else:
+                x0, y0, x1, y1 = geo.bbox_of(value)
+                lon, lat = (x0 + x1) / 2, (y0 + y1) / 2
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+        if -180 <= lon <= 180 and -90 <= lat <= 90:
+            return lon, lat
+    return None
+
+
+def _geometry(entity: Entity) -> dict[str, Any] | None:
+    for inst in entity.get("attrs", {}).get(LOCATION) or []:
+        if isinstance(inst.get("value"), dict):
+            value: dict[str, Any] = inst["value"]
+            return value
+    return None
+
+
+def dedupe_key(rule: Rule, key: str) -> str:
+    """The dedupeKey of a rule's events: ``rule:<id>:<entity id>``, or ``rule:<id>``."""
+    return f"rule:{rule.id}" if key in (WHOLE, SUMMARY) else f"rule:{rule.id}:{key}"
+
+
+class Engine:
+    """The rules of every tenant (a snapshot) and the evaluation of changes and ticks."""
+
+    def __init__(self, rules: dict[str, dict[str, Rule]], places: Places | None = None) -> None:
+        self.rules = rules
+        self.places = places or (lambda tenant, kind: ())
+        self.by_type: dict[tuple[str, str], list[Rule]] = {}
+        self.composites: dict[str, list[Rule]] = {}
+        for tenant, found in rules.items():
+            for rule in found.values():
+                if not rule.enabled:
+                    continue
+                if rule.kind == COMPOSITE:
+                    self.composites.setdefault(tenant, []).append(rule)
+                else:
+                    self.by_type.setdefault((tenant, rule.entity_type), []).append(rule)
+
+    def rule(self, tenant: str, rule_id: str) -> Rule | None:
+        return self.rules.get(tenant, {}).get(rule_id)
+
+    def concerned(self, change: Change) -> list[Rule]:
+        """The enabled rules watching the type of the changed entity."""
+        found: list[Rule] = []
+        for kind in change.entity.get("type", ()):
+            found.extend(self.by_type.get((change.tenant, kind), ()))
+        return found
+
+    # --- which rows a step needs ----------------------------------------------------------
+
+    def keys_for_changes(self, changes: Iterable[Change]) -> set[Key]:
+        keys: set[Key] = set()
+        for change in changes:
+            for rule in self.concerned(change):
+                keys.add((rule.tenant, rule.id, _row_key(rule, change.entity_id)))
+        return self._with_summaries(keys)
+
+    def keys_for_tick(self, due: Iterable[Key]) -> set[Key]:
+        return self._with_summaries(set(due))
+
+    def _with_summaries(self, keys: set[Key]) -> set[Key]:
+        rules = {(t, r) for t, r, _ in keys}
+        out = keys | {(t, r, SUMMARY) for t, r in rules}
+        for tenant in {t for t, _ in rules}:
+            for comp in self.composites.get(tenant, ()):
+                if (tenant, comp.id) in rules or any((tenant, ref) in rules for ref in comp.refs):
+                    out |= {(tenant, comp.id, WHOLE), (tenant, comp.id, SUMMARY)}
+                    out |= {(tenant, ref, SUMMARY) for ref in comp.refs}
+        return out
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def on_changes(self, changes: Iterable[Change], plan: Plan) -> None:
+        """Evaluate changes (in log order) against the rules watching them."""
+        latest: dict[str, int] = {}
+        for change in changes:
+            for rule in self.concerned(change):
+                at = _KINDS[rule.kind](self, rule, change, plan)
+                latest[rule.tenant] = max(latest.get(rule.tenant, at), at)
+        for tenant, at in latest.items():
+            self._composites(tenant, at, plan, set())
+
+    def tick(self, due: Iterable[Key], now: int, plan: Plan) -> None:
+        """Fire what a duration made true with no new change: ``for`` of a threshold or an
+        absence, a geofence dwell; expire count windows; re-evaluate composite windows."""
+        waiting: dict[str, set[str]] = {}
+        for key in sorted(due):
+            tenant, rule_id, row = key
+            rule, s = self.rule(tenant, rule_id), plan.get(key)
+            if rule is None or not rule.enabled or s is None or s.due is None or s.due > now:
+                continue
+            if rule.kind == COMPOSITE:
+                waiting.setdefault(tenant, set()).add(rule_id)
+            elif rule.kind == COUNT:
+                times = [t for t in s.data.get("times", []) if t > now - rule.window_us]
+                if times:
+                    s.data["times"], s.due = times, max(times) + rule.window_us
+                    plan.put(key, s)
+                else:
+                    plan.drop(key)
+            elif not s.active:
+                at = s.due
+                self._fire(rule, key, s, at, plan, None, reason_since=s.since)
+        for tenant in {t for t, _ in plan.moved} | set(waiting):
+            self._composites(tenant, now, plan, waiting.get(tenant, set()))
+
+    # --- actions -------------------------------------------------------------------------
+
+    def _fire(
+        self,
+        rule: Rule,
+        key: Key,
+        s: State,
+        at: int,
+        plan: Plan,
+        entity: Entity | None,
+        *,
+        reason_since: int | None = None,
+        items: list[dict[str, str]] | None = None,
+        keep: bool = True,
+    ) -> None:
+        """Raise the rule's event for ``key`` (and mark the row active, when ``keep``)."""
+        tenant, _, row = key
+        body = dict(rule.event)
+        body["dedupeKey"] = dedupe_key(rule, row)
+        body["source"] = f"rule:{rule.id}"
+        if row not in (WHOLE, SUMMARY):
+            body["related"] = [row]
+        loc = location_of(entity) if entity is not None else None
+        if loc is None and isinstance(s.data.get("loc"), list):
+            loc = (float(s.data["loc"][0]), float(s.data["loc"][1]))
+        if loc is not None:
+            body["location"] = {"type": "Point", "coordinates": [loc[0], loc[1]]}
+        extra = [{"key": "rule", "val": rule.id}]
+        if row not in (WHOLE, SUMMARY):
+            extra.append({"key": "entity", "val": row})
+        if reason_since is not None:
+            extra.append({"key": "since", "val": iso(reason_since)})
+        extra.append({"key": "at", "val": iso(at)})
+        body["items"] = [*rule.event.get("items", []), *extra, *(items or [])]
+        plan.actions.append(Action(tenant, rule.id, RAISE, at, body))
+        if keep:
+            s.active, s.due = True, None
+            plan.put(key, s)
+            plan.count(tenant, rule.id, +1, at)
+        else:
+            plan.pulse(tenant, rule.id, at)
+
+    def _clear(self, rule: Rule, key: Key, at: int, plan: Plan, reason: str) -> None:
+        """Clear the rule's open event for ``key``; the row stops being active."""
+        tenant, _, row = key
+        body = {"dedupeKey": dedupe_key(rule, row), "reason": reason}
+        plan.actions.append(Action(tenant, rule.id, CLEAR, at, body))
+        plan.count(tenant, rule.id, -1, at)
+
+    def _forget(self, rule: Rule, key: Key, at: int, plan: Plan, reason: str) -> None:
+        s = plan.get(key)
+        if s is not None and s.active:
+            self._clear(rule, key, at, plan, reason)
+        plan.drop(key)
+
+    # --- kinds ---------------------------------------------------------------------------
+
+    def _threshold(self, rule: Rule, change: Change, plan: Plan) -> int:
+        key = (rule.tenant, rule.id, change.entity_id)
+        t = moment(change, rule.q_attrs)
+        if change.op == DELETE:
+            self._forget(rule, key, t, plan, "the entity was deleted")
+            return t
+        s = plan.get(key)
+        entity = change.entity
+        holds = rule.q is not None and qlang.matches(rule.q, entity)
+        if s is None or not s.active:
+            if not holds:
+                plan.drop(key)  # it stopped holding before "for" elapsed
+                return t
+            s = s or State(since=t)
+            _remember_place(s, entity)
+            if t - s.since >= rule.for_us:
+                self._fire(rule, key, s, t, plan, entity, reason_since=s.since)
+            else:
+                s.due = s.since + rule.for_us
+                plan.put(key, s)
+            return t
+        over = qlang.matches(rule.clear, entity) if rule.clear is not None else not holds
+        if over:
+            what = rule.doc.get("clear") or f"not {rule.doc.get('q')}"
+            self._clear(rule, key, t, plan, f"{what} at {iso(t)}")
+            plan.drop(key)
+        return t
+
+    def _absence(self, rule: Rule, change: Change, plan: Plan) -> int:
+        key = (rule.tenant, rule.id, change.entity_id)
+        t = moment(change, rule.q_attrs)
+        if change.op == DELETE:
+            self._forget(rule, key, t, plan, "the entity was deleted")
+            return t
+        s = plan.get(key)
+        seen = rule.q is None or qlang.matches(rule.q, change.entity)
+        if s is None:  # known from now on: absent for "for" from here
+            s = State(since=t)
+        elif seen:
+            if s.active:
+                self._clear(rule, key, t, plan, f"updated again at {iso(t)}")
+                s.active = False
+            s.since = max(s.since, t)
+        else:  # changed, but not in the way that counts as seen
+            return t
+        s.due = s.since + rule.for_us
+        _remember_place(s, change.entity)
+        plan.put(key, s)
+        return t
+
+    def _count(self, rule: Rule, change: Change, plan: Plan) -> int:
+        t = moment(change, rule.q_attrs)
+        if change.op == DELETE or (rule.q is not None and not qlang.matches(rule.q, change.entity)):
+            return t
+        key = (rule.tenant, rule.id, _row_key(rule, change.entity_id))
+        s = plan.get(key) or State(since=t)
+        times = sorted([x for x in s.data.get("times", []) if x > t - rule.window_us] + [t])
+        if len(times) >= rule.count:
+            first = times[-rule.count]
+            got = [{"key": "count", "val": str(rule.count)}, {"key": "window", "val": _w(rule)}]
+            self._fire(
+                rule, key, s, t, plan, change.entity, reason_since=first, items=got, keep=False
+            )
+            times = []
+        if not times:
+            plan.drop(key)
+            return t
+        s.data["times"] = times[-rule.count :]
+        s.due = max(times) + rule.window_us
+        plan.put(key, s)
+        return t
+
+    def _geofence(self, rule: Rule, change: Change, plan: Plan) -> int:
+        key = (rule.tenant, rule.id, change.entity_id)
+        t = moment(change, (LOCATION,))
+        if change.op == DELETE:
+            self._forget(rule, key, t, plan, "the entity was deleted")
+            return t
+        entity = change.entity
+        s = plan.get(key)
+        inside = self._inside(rule, entity)
+        was = s is not None and bool(s.data.get("in"))
+        if inside and not was:
+            if s is not None and s.active:  # back in after leaving
+                self._clear(rule, key, t, plan, f"came back into the area at {iso(t)}")
+            s = State(since=t, data={"in": True})
+            _remember_place(s, entity)
+            if rule.on == "enter" or (rule.on == "dwell" and rule.dwell_us == 0):
+                self._fire(rule, key, s, t, plan, entity, reason_since=t)
+            else:
+                s.due = t + rule.dwell_us if rule.on == "dwell" else None
+                plan.put(key, s)
+        elif inside and s is not None:
+            _remember_place(s, entity)
+            if rule.on == "dwell" and not s.active and t - s.since >= rule.dwell_us:
+                self._fire(rule, key, s, t, plan, entity, reason_since=s.since)
+            else:
+                plan.put(key, s)
+        elif was and s is not None:
+            if s.active:
+                self._clear(rule, key, t, plan, f"left the area at {iso(t)}")
+            if rule.on == "leave":
+                s = State(since=t, data={"in": False})
+                self._fire(rule, key, s, t, plan, entity, reason_since=t)
+            else:
+                plan.drop(key)
+        return t
+
+    def _inside(self, rule: Rule, entity: Entity) -> bool:
+        if rule.q is not None and not qlang.matches(rule.q, entity):
+            return False
+        shape = _geometry(entity)
+        if shape is None:
+            return False
+        if rule.area is not None:
+            return rule.area.matches(shape)
+        assert rule.near is not None
+        point = location_of(entity)
+        if point is None:
+            return False
+        probe = geo.GeoQuery(
+            "near", {"type": "Point", "coordinates": list(point)}, rule.near.distance
+        )
+        return any(probe.matches(p) for p in self.places(rule.tenant, rule.near.entity_type))
+
+    def _composites(self, tenant: str, at: int, plan: Plan, due: set[str]) -> None:
+        moved = {r for t, r in plan.moved if t == tenant}
+        for rule in self.composites.get(tenant, ()):
+            if rule.id not in due and not moved & set(rule.refs):
+                continue
+            key = (tenant, rule.id, WHOLE)
+            s = plan.get(key)
+            on: dict[str, bool] = {}
+            expiries: list[int] = []
+            for ref in rule.refs:
+                sub = plan.get((tenant, ref, SUMMARY))
+                data = sub.data if sub else {}
+                n, off, pulse = int(data.get("n", 0)), data.get("off"), data.get("pulse")
+                # ended less than "window" ago, or fired (a count) at most "window" ago
+                ended = isinstance(off, int) and at - off < rule.window_us
+                fired = isinstance(pulse, int) and 0 <= at - pulse <= rule.window_us
+                on[ref] = n > 0 or ended or fired
+                if n == 0 and (ended or fired):
+                    last = max(off if ended and isinstance(off, int) else 0, pulse or 0)
+                    expiries.append(last + rule.window_us + 1)
+            holds = (
+                all(on[r] for r in rule.all)
+                and (not rule.any or any(on[r] for r in rule.any))
+                and not any(on[r] for r in rule.not_)
+            )
+            active = s is not None and s.active
+            s = s or State(since=at)
+            s.due = min(expiries) if expiries else None
+            if holds and not active:
+                states = [{"key": f"rule:{r}", "val": "on" if on[r] else "off"} for r in on]
+                s.since = at
+                self._fire(rule, key, s, at, plan, None, reason_since=at, items=states)
+                s.due = min(expiries) if expiries else None
+            elif not holds and active:
+                self._clear(rule, key, at, plan, f"the combined condition ended at {iso(at)}")
+                s.active = False
+            if s.active or s.due is not None:
+                plan.put(key, s)
+            else:
+                plan.drop(key)
+
+
+def _row_key(rule: Rule, entity_id: str) -> str:
+    return WHOLE if rule.kind == COUNT and rule.group_by == "type" else entity_id
+
+
+def _remember_place(s: State, entity: Entity) -> None:
+    """Keep where the entity is, for events raised by a tick (without the entity at hand)."""
+    loc = location_of(entity)
+    if loc is not None:
+        s.data["loc"] = [loc[0], loc[1]]
+
+
+def _w(rule: Rule) -> str:
+    return str(rule.doc.get("window", ""))
+
+
+_KINDS: dict[str, Callable[[Engine, Rule, Change, Plan], int]] = {
+    THRESHOLD: Engine._threshold,
+    ABSENCE: Engine._absence,
+    COUNT: Engine._count,
+    GEOFENCE: Engine._geofence,
+}

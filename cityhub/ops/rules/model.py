@@ -1,0 +1,254 @@
+"""Situation rules as documents: parsing and validating them, and their compiled form.
+
+A rule is a JSON document (docs/rules.md) stored per tenant. :func:`compile_rule` checks it
+(``BadRequestData`` naming the member that is wrong) and compiles it: ``q`` and ``clear`` parsed
+with the NGSI-LD q language, durations in microseconds, the entity type and attribute names
+expanded with the core @context, the area prepared for geometry tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityhub.errors import BadRequestData
+from cityhub.ngsild import geo
+from cityhub.ngsild import query as qlang
+from cityhub.ngsild.context import ActiveContext
+from cityhub.ops.events import TYPE as EVENT_TYPE
+from cityhub.ops.events import EventSpec
+from cityhub.temporal.model import parse_duration
+
+THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE = (
+    "threshold",
+    "absence",
+    "count",
+    "geofence",
+    "composite",
+)
+KINDS = (THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE)
+ON_GEOFENCE = ("enter", "leave", "dwell")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+_COMMON = {"id", "name", "description", "enabled", "kind", "event"}
+_MEMBERS: dict[str, set[str]] = {
+    THRESHOLD: {"entityType", "q", "for", "clear"},
+    ABSENCE: {"entityType", "q", "for"},
+    COUNT: {"entityType", "q", "count", "window", "groupBy"},
+    GEOFENCE: {"entityType", "q", "area", "near", "on", "dwell"},
+    COMPOSITE: {"all", "any", "not", "window"},
+}
+#: event members a rule sets itself
+_RULE_SET = ("dedupeKey", "related", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Within ``distance`` metres of any entity of ``entity_type`` (expanded)."""
+
+    entity_type: str
+    distance: float
+
+
+@dataclass(slots=True)
+class Rule:
+    """A compiled rule of one tenant; ``doc`` is the document as stored."""
+
+    tenant: str
+    id: str
+    kind: str
+    doc: dict[str, Any]
+    enabled: bool = True
+    entity_type: str = ""  # expanded
+    q: qlang.QExpr | None = None
+    clear: qlang.QExpr | None = None
+    for_us: int = 0
+    count: int = 0
+    window_us: int = 0
+    group_by: str = "type"
+    area: geo.GeoQuery | None = None
+    near: Near | None = None
+    on: str = "enter"
+    dwell_us: int = 0
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    not_: tuple[str, ...] = ()
+    event: dict[str, Any] = field(default_factory=dict)  # the event in the events API form
+    q_attrs: frozenset[str] = frozenset()  # attributes q and clear name (expanded)
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """The rules a composite rule looks at."""
+        return (*self.all, *self.any, *self.not_)
+
+
+def duration_us(value: Any, what: str) -> int:
+    """An exact ISO 8601 duration (``PT2H``, ``P1D``) in microseconds."""
+    if not isinstance(value, str):
+        raise BadRequestData(f'"{what}" must be an ISO 8601 duration string like PT2H')
+    try:
+        parsed = parse_duration(value)
+    except BadRequestData as err:
+        raise BadRequestData(
+            f'"{what}" {value!r} is not an ISO 8601 duration like PT10M, PT2H or P1D'
+        ) from err
+    if parsed.months:
+        raise BadRequestData(f'"{what}" {value!r}: years and months are not exact; use days')
+    return parsed.micros
+
+
+def _q(body: dict[str, Any], name: str, ctx: ActiveContext, *, required: bool) -> Any:
+    text = body.get(name)
+    if text is None:
+        if required:
+            raise BadRequestData(f'a {body.get("kind")} rule needs "{name}" (an NGSI-LD q)')
+        return None
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequestData(f'"{name}" must be an NGSI-LD q expression string')
+    try:
+        return qlang.parse_q(text, ctx.expand)
+    except BadRequestData as err:
+        raise BadRequestData(f'"{name}": {err.detail}') from err
+
+
+def _entity_type(body: dict[str, Any], ctx: ActiveContext) -> str:
+    name = body.get("entityType")
+    if not isinstance(name, str) or not name:
+        raise BadRequestData(f'a {body["kind"]} rule needs "entityType" (an entity type name)')
+    if name == EVENT_TYPE or name.endswith("/" + EVENT_TYPE):
+        raise BadRequestData(
+            "a rule cannot watch CityEvent entities (its own events would trigger it); "
+            "combine rules with a composite rule instead"
+        )
+    return ctx.expand(name)
+
+
+def _refs(body: dict[str, Any], name: str, own: str) -> tuple[str, ...]:
+    value = body.get(name, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadRequestData(f'"{name}" must be a list of rule ids')
+    if own in value:
+        raise BadRequestData(f'a composite rule cannot refer to itself ("{name}")')
+    return tuple(value)
+
+
+def check_event(raw: Any) -> dict[str, Any]:
+    """The ``event`` member: the events API form without what the rule sets itself."""
+    if not isinstance(raw, dict):
+        raise BadRequestData('a rule needs "event": {"eventCode", "eventName", ...}')
+    taken = [k for k in _RULE_SET if k in raw]
+    if taken:
+        raise BadRequestData(f"event: the rule sets {', '.join(taken)} itself")
+    try:
+        EventSpec.from_json(raw)
+    except BadRequestData as err:
+        raise BadRequestData(f"event: {err.detail}") from err
+    return dict(raw)
+
+
+def compile_rule(tenant: str, body: Any, ctx: ActiveContext, rule_id: str | None = None) -> Rule:
+    """Check a rule document and compile it (BadRequestData naming what is wrong)."""
+    if not isinstance(body, dict):
+        raise BadRequestData("a rule is a JSON object")
+    ident = body.get("id", rule_id)
+    if rule_id is not None and ident != rule_id:
+        raise BadRequestData(f"the rule's id {ident!r} is not the id in the URL {rule_id!r}")
+    if not isinstance(ident, str) or not ident or len(ident) > 128 or set(ident) - _ID_CHARS:
+        raise BadRequestData('a rule needs an "id" of letters, digits, "-", "_" and "." (≤ 128)')
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise BadRequestData(f"unknown rule kind {kind!r}; expected one of {', '.join(KINDS)}")
+    unknown = set(body) - _COMMON - _MEMBERS[kind]
+    if unknown:
+        raise BadRequestData(f"unknown members in a {kind} rule: {', '.join(sorted(unknown))}")
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise BadRequestData('"enabled" must be true or false')
+    for text in ("name", "description"):
+        if text in body and not isinstance(body[text], str):
+            raise BadRequestData(f'"{text}" must be a string')
+    rule = Rule(tenant, ident, kind, dict(body), enabled, event=check_event(body.get("event")))
+    if kind == COMPOSITE:
+        _composite(rule, body)
+    else:
+        rule.entity_type = _entity_type(body, ctx)
+        rule.q = _q(body, "q", ctx, required=kind == THRESHOLD)
+    if kind == THRESHOLD:
+        rule.clear = _q(body, "clear", ctx, required=False)
+        rule.for_us = duration_us(body["for"], "for") if "for" in body else 0
+    elif kind == ABSENCE:
+        if "for" not in body:
+            raise BadRequestData('an absence rule needs "for" (how long without an update)')
+        rule.for_us = duration_us(body["for"], "for")
+        if rule.for_us <= 0:
+            raise BadRequestData('"for" of an absence rule must be longer than zero')
+    elif kind == COUNT:
+        _count(rule, body)
+    elif kind == GEOFENCE:
+        _geofence(rule, body, ctx)
+    names: set[str] = set()
+    for expr in (rule.q, rule.clear):
+        if expr is not None:
+            names |= qlang.attribute_names(expr)
+    rule.q_attrs = frozenset(names)
+    return rule
+
+
+def _composite(rule: Rule, body: dict[str, Any]) -> None:
+    rule.all = _refs(body, "all", rule.id)
+    rule.any = _refs(body, "any", rule.id)
+    rule.not_ = _refs(body, "not", rule.id)
+    if not rule.all and not rule.any:
+        raise BadRequestData('a composite rule needs "all" or "any" (lists of rule ids)')
+    rule.window_us = duration_us(body["window"], "window") if "window" in body else 0
+
+
+def _count(rule: Rule, body: dict[str, Any]) -> None:
+    count = body.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
+        raise BadRequestData('"count" must be a whole number from 1 to 10000')
+    rule.count = count
+    if "window" not in body:
+        raise BadRequestData('a count rule needs "window" (a duration like PT10M)')
+    rule.window_us = duration_us(body["window"], "window")
+    if rule.window_us <= 0:
+        raise BadRequestData('"window" must be longer than zero')
+    group = body.get("groupBy", "type")
+    if group not in ("entity", "type"):
+        raise BadRequestData('"groupBy" must be "entity" or "type"')
+    rule.group_by = group
+
+
+def _geofence(rule: Rule, body: dict[str, Any], ctx: ActiveContext) -> None:
+    area, near = body.get("area"), body.get("near")
+    if (area is None) == (near is None):
+        raise BadRequestData('a geofence rule needs either "area" or "near"')
+    if area is not None:
+        if not isinstance(area, dict) or area.get("type") not in ("Polygon", "MultiPolygon"):
+            raise BadRequestData('"area" must be a GeoJSON Polygon or MultiPolygon')
+        try:
+            rule.area = geo.GeoQuery("intersects", area)
+        except BadRequestData as err:
+            raise BadRequestData(f'"area": {err.detail}') from err
+    else:
+        if not isinstance(near, dict) or not isinstance(near.get("entityType"), str):
+            raise BadRequestData('"near" must be {"entityType": type, "distance": metres}')
+        distance = near.get("distance")
+        if (
+            not isinstance(distance, int | float)
+            or isinstance(distance, bool)
+            or not 0 < distance <= 100_000
+        ):
+            raise BadRequestData('"near": "distance" must be metres, above 0 and at most 100000')
+        rule.near = Near(ctx.expand(near["entityType"]), float(distance))
+    on = body.get("on", "dwell" if "dwell" in body else "enter")
+    if on not in ON_GEOFENCE:
+        raise BadRequestData(f'"on" must be one of {", ".join(ON_GEOFENCE)}')
+    rule.on = on
+    if on == "dwell":
+        if "dwell" not in body:
+            raise BadRequestData('a geofence rule on "dwell" needs "dwell" (a duration)')
+        rule.dwell_us = duration_us(body["dwell"], "dwell")
+    elif "dwell" in body:
+        raise BadRequestData('"dwell" only applies when "on" is "dwell"')
