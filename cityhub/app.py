@@ -50,6 +50,7 @@ from cityhub.ngsild.context import ContextLoader
 from cityhub.ngsild.http import problem_response
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.service import EntityService
+from cityhub.openapi import routes as openapi_routes
 from cityhub.ops import install as install_ops
 from cityhub.ops import routes as ops_routes
 from cityhub.ops.rules import install as install_rules
@@ -284,6 +285,7 @@ def create_app(settings: Settings) -> Starlette:
             *rule_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
+            *openapi_routes.routes,
         ],
         exception_handlers={
             NgsiError: _on_ngsi_error,

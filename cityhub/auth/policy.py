@@ -48,6 +48,7 @@ PUBLIC = frozenset(
         "/cityhub/v1/auth/login",
         "/cityhub/v1/auth/oidc/login",
         "/cityhub/v1/auth/oidc/callback",
+        "/cityhub/v1/openapi.json",
         "/iot/json",
         "/iot/d",
     )
