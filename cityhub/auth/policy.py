@@ -36,6 +36,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("/cityhub/v1/audit", "audit:read", "audit:read"),
     ("/cityhub/v1/events", "events:read", "events:write"),
     ("/cityhub/v1/rules", "events:read", "events:write"),
+    ("/cityhub/v1/cctv", "events:read", "events:write"),
     ("/cityhub/v1/users", "users:admin", "users:admin"),
     ("/cityhub/v1/roles", "users:admin", "users:admin"),
 )
