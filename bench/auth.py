@@ -22,29 +22,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import loadgen  # noqa: E402
-from bench.run import Proc, markdown_table  # noqa: E402
+from bench.run import cityhub, markdown_table  # noqa: E402
 
 JSON = "application/json"
-
-
-def hub(data: str, auth: str) -> Proc:
-    return Proc(
-        [
-            sys.executable,
-            "-m",
-            "cityhub",
-            "serve",
-            "--port",
-            "{port}",
-            "--data-dir",
-            data,
-            "--log-level",
-            "warning",
-            "--auth",
-            auth,
-        ],
-        "/version",
-    )
 
 
 def main() -> None:
@@ -75,7 +55,8 @@ def main() -> None:
             check=True,
         ).stdout
         password = out.rsplit("password: ", 1)[1].strip()
-        off, on = hub(str(Path(tmp) / "off"), "off"), hub(secured, "on")
+        off = cityhub(f"sqlite:///{tmp}/off.db")
+        on = cityhub(f"sqlite:///{secured}/cityhub.db", auth="on")
         try:
             login = httpx.post(
                 f"http://127.0.0.1:{on.port}/cityhub/v1/auth/login",

@@ -94,7 +94,9 @@ class Proc:
         self.proc.wait(timeout=30)
 
 
-def cityhub(database: str) -> Proc:
+def cityhub(database: str, auth: str = "off") -> Proc:
+    """A hub on loopback; auth off unless asked: a benchmark measures the hub, not access
+    control (bench/auth.py measures that)."""
     return Proc(
         [
             sys.executable,
@@ -108,7 +110,7 @@ def cityhub(database: str) -> Proc:
             "--log-level",
             "warning",
             "--auth",
-            "off",  # loopback benchmark: measure the hub, not access control or rate limits
+            auth,
         ],
         "/version",
     )
