@@ -51,7 +51,7 @@ from cityhub.ngsild.http import problem_response
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.service import EntityService
 from cityhub.openapi import routes as openapi_routes
-from cityhub.ops import cctv_routes
+from cityhub.ops import cctv_routes, interwork
 from cityhub.ops import install as install_ops
 from cityhub.ops import routes as ops_routes
 from cityhub.ops.rules import install as install_rules
@@ -284,6 +284,7 @@ def create_app(settings: Settings) -> Starlette:
             *audit_routes.routes,
             *ops_routes.routes,
             *cctv_routes.routes,
+            *interwork.routes,
             *rule_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),

@@ -175,6 +175,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("rate_limit_burst", int, 400, "Requests one client may make at once above the rate."),
     Setting(
+        "interwork_ok_code",
+        str,
+        "0",
+        "The result code /api/getAuth.json and /linkHttp/recvEvent.json answer on success "
+        "(the integrated platform's interworking code).",
+    ),
+    Setting("interwork_fail_code", str, "1", "The result code they answer on a refusal."),
+    Setting(
+        "interwork_session_hours",
+        int,
+        24,
+        "Hours an interworking session key (from /api/getAuth.json) stays valid.",
+    ),
+    Setting(
         "event_auto_end_minutes",
         int,
         120,
@@ -228,6 +242,9 @@ class Settings:
     outbound_allow: str = ""
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 400
+    interwork_ok_code: str = "0"
+    interwork_fail_code: str = "1"
+    interwork_session_hours: int = 24
     event_auto_end_minutes: int = 120
     event_escalate_minutes: int = 10
 

@@ -27,7 +27,7 @@ from cityhub.auth.limits import TYPE_LIMIT
 from cityhub.auth.model import ALL_TENANTS, ANONYMOUS, SYSTEM, Principal
 from cityhub.auth.oidc import OidcVerifier
 from cityhub.auth.policy import ANY, GLOBAL, SCOPES, TENANT, is_entity_read, required
-from cityhub.auth.store import AuthStore, token_hash
+from cityhub.auth.store import APIKEY, LOGIN, AuthStore, token_hash
 from cityhub.errors import Forbidden, NgsiError, Unauthenticated
 from cityhub.ngsild.http import problem_response
 
@@ -185,7 +185,8 @@ class AuthGate:
             principal = await self.oidc.principal(secret, custom)  # a JWT of the city's IdP
         else:
             found = await self.store.by_token(secret)
-            principal = await self.store.principal(found[0]) if found is not None else None
+            if found is not None and found[1].kind in (LOGIN, APIKEY):  # not other kinds
+                principal = await self.store.principal(found[0])
         cache[key] = (now, principal)
         cache.move_to_end(key)
         while len(cache) > _CACHE_MAX:

@@ -50,6 +50,9 @@ PUBLIC = frozenset(
         "/cityhub/v1/auth/oidc/login",
         "/cityhub/v1/auth/oidc/callback",
         "/cityhub/v1/openapi.json",
+        # the integrated platform's interworking: its own apiKey and session-key handshake
+        "/api/getAuth.json",
+        "/linkHttp/recvEvent.json",
         "/iot/json",
         "/iot/d",
     )

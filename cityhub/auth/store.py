@@ -29,7 +29,7 @@ _HASHER = PasswordHasher()
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
 LOGIN, APIKEY, PENDING = "login", "apikey", "pending"
-_PREFIX = {LOGIN: "cht_", APIKEY: "chk_", PENDING: "chp_"}
+_PREFIX = {LOGIN: "cht_", APIKEY: "chk_", PENDING: "chp_", "interwork": "chs_"}
 SSO_PREFIX = "oidc:"  # users signed in through the city's identity provider
 
 

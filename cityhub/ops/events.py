@@ -72,6 +72,10 @@ class EventSpec:
     linked_service: str | None = None
     items: list[dict[str, str]] = field(default_factory=list)
     related: list[str] = field(default_factory=list)  # entity ids the event is about
+    event_id: str | None = None  # given by the sender (interworking), else made here
+    grade: str | None = None  # evtGrad as the sender gave it
+    sender: str | None = None  # sendCd
+    message_type: str | None = None  # EVENT or PREEVT
 
     @classmethod
     def from_json(cls, body: Any) -> EventSpec:
@@ -200,7 +204,7 @@ class EventService:
             await self._write(tenant, update)
             return current["id"], False
         number = occurrence_number(now)
-        event_id = f"urn:ngsi-ld:{TYPE}:{number}-{secrets.token_hex(3)}"
+        event_id = spec.event_id or f"urn:ngsi-ld:{TYPE}:{number}-{secrets.token_hex(3)}"
         payload: dict[str, Any] = {
             "id": event_id,
             "type": TYPE,
@@ -218,23 +222,20 @@ class EventService:
             "dedupeKey": _prop(key),
             "source": _prop(spec.source),
         }
-        if spec.description:
-            payload["description"] = _prop(spec.description)
-        if spec.place:
-            payload["placeName"] = _prop(spec.place)
-        if spec.location is not None:
-            payload["location"] = {
-                "type": "GeoProperty",
-                "value": {"type": "Point", "coordinates": list(spec.location)},
-            }
+        payload |= _details(spec)
         if spec.linked_service:
             payload["linkedService"] = _prop(spec.linked_service)
-        if spec.items:
-            payload["eventItems"] = _prop(spec.items)
         if spec.related:
             payload["refRelatedEntity"] = {"type": "Relationship", "object": spec.related[0]}
         await self.hub.entities.create(tenant, self._parse(payload))
         return event_id, True
+
+    async def update_info(self, tenant: str, event_id: str, spec: EventSpec) -> None:
+        """New details of an event from its source (status code 40: information updated)."""
+        await self.get(tenant, event_id)
+        update = {"id": event_id, "type": TYPE, "lastOccurredAt": _prop(now_iso())}
+        update |= _details(spec) | {"eventName": _prop(spec.event_name)}
+        await self._write(tenant, update)
 
     async def transition(
         self,
@@ -323,6 +324,28 @@ class EventService:
                 )
                 escalated.append(event["id"])
         return ended, escalated
+
+
+def _details(spec: EventSpec) -> dict[str, Any]:
+    """The descriptive attributes an event spec gives (those it has)."""
+    found: dict[str, Any] = {}
+    for name, value in (
+        ("description", spec.description),
+        ("placeName", spec.place),
+        ("eventGrade", spec.grade),
+        ("senderCode", spec.sender),
+        ("messageType", spec.message_type),
+    ):
+        if value:
+            found[name] = _prop(value)
+    if spec.location is not None:
+        found["location"] = {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": list(spec.location)},
+        }
+    if spec.items:
+        found["eventItems"] = _prop(spec.items)
+    return found
 
 
 def _higher(severity: str) -> str:
