@@ -30,8 +30,11 @@ from cityhub.storage.sqlite import SQLiteStorage
 Cursor = tuple[str, int, int]  # consumer name, from, to
 LEASE_S = 60.0  # an action not done within this is someone else's to do
 
-_SELECT = (
-    "SELECT active, since, due, data FROM rule_state WHERE tenant = ? AND rule_id = ? AND key = ?"
+# the state rows of a set of row keys (entities), for every rule: only the rows that exist,
+# however many rules watch them (most rules hold no state for most entities)
+_SELECT_KEYS = (
+    "SELECT rule_id, key, active, since, due, data FROM rule_state "
+    "WHERE tenant = ? AND key IN ({marks})"
 )
 _UPSERT = (
     "INSERT INTO rule_state (tenant, rule_id, key, active, since, due, data) "
@@ -45,10 +48,10 @@ _ACTION = (
 )
 _PG_SELECT = (
     "SELECT s.tenant, s.rule_id, s.key, s.active, s.since, s.due, s.data FROM rule_state s "
-    "JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(t, r, e) "
-    "ON s.tenant = k.t AND s.rule_id = k.r AND s.key = k.e "
+    "WHERE s.tenant = ANY($1::text[]) AND s.key = ANY($2::text[]) "
     "ORDER BY s.tenant, s.rule_id, s.key FOR UPDATE OF s"
 )
+_CHUNK = 500
 
 
 @dataclass(slots=True)
@@ -60,6 +63,14 @@ class StoredRule:
     doc: dict[str, Any]
     created_at: str
     modified_at: str
+
+
+def _by_tenant(keys: list[Key]) -> dict[str, list[str]]:
+    """The distinct row keys wanted, per tenant."""
+    found: dict[str, set[str]] = {}
+    for tenant, _rule, row_key in keys:
+        found.setdefault(tenant, set()).add(row_key)
+    return {t: sorted(v) for t, v in found.items()}
 
 
 def _state(row: Any) -> State:
@@ -199,10 +210,15 @@ class RuleStore:
                 if cursor is not None:
                     st.advance(conn, *cursor)
                 loaded = {}
-                for key in wanted:
-                    found = conn.execute(_SELECT, key).fetchone()
-                    if found is not None:
-                        loaded[key] = _state(found)
+                want = set(wanted)
+                for tenant, row_keys in _by_tenant(wanted).items():
+                    for start in range(0, len(row_keys), _CHUNK):
+                        chunk = row_keys[start : start + _CHUNK]
+                        sql = _SELECT_KEYS.format(marks=",".join("?" * len(chunk)))
+                        for rule_id, row_key, *rest in conn.execute(sql, [tenant, *chunk]):
+                            key = (tenant, rule_id, row_key)
+                            if key in want:
+                                loaded[key] = _state(tuple(rest))
                 plan = Plan(loaded)
                 work(plan)
                 for key, s in plan.changed.items():
@@ -220,10 +236,16 @@ class RuleStore:
         async with st.transaction() as conn:
             if cursor is not None:
                 await st.advance(conn, *cursor)
-            rows = await conn.fetch(
-                _PG_SELECT, [k[0] for k in wanted], [k[1] for k in wanted], [k[2] for k in wanted]
+            want = set(wanted)
+            tenants = sorted({k[0] for k in wanted})
+            rows = await conn.fetch(_PG_SELECT, tenants, sorted({k[2] for k in wanted}))
+            plan = Plan(
+                {
+                    (r[0], r[1], r[2]): _state(tuple(r)[3:])
+                    for r in rows
+                    if (r[0], r[1], r[2]) in want
+                }
             )
-            plan = Plan({(r[0], r[1], r[2]): _state(tuple(r)[3:]) for r in rows})
             work(plan)
             gone = [k for k, s in plan.changed.items() if s is None]
             kept = [_row(k, s) for k, s in plan.changed.items() if s is not None]
