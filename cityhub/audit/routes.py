@@ -50,10 +50,14 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def record_request(request: Request, action: str, **fields: Any) -> AuditEntry:
-    """Record an action taken through ``request``, by its actor from its address."""
+async def record_request(request: Request, action: str, **fields: Any) -> AuditEntry | None:
+    """Record an action taken through ``request``, by its actor from its address (nothing
+    when the app has no audit log)."""
+    audit: AuditLog | None = hub_of(request).extras.get("audit")
+    if audit is None:
+        return None
     fields.setdefault("ip", client_ip(request))
-    return await audit_of(request).record(actor_of(request), action, **fields)
+    return await audit.record(actor_of(request), action, **fields)
 
 
 def _param(request: Request, name: str) -> str | None:

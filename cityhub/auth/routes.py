@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityhub.audit.routes import record_request
 from cityhub.auth.middleware import CSRF_COOKIE, SESSION_COOKIE, principal_of
 from cityhub.auth.model import ALL_TENANTS, PERMISSIONS, ROLES, Principal
 from cityhub.auth.store import APIKEY, LOGIN, AuthStore, new_password, parse_grant
@@ -36,13 +37,6 @@ def _store(request: Request) -> AuthStore:
 def _changed(request: Request) -> None:
     """Users, grants or tokens changed: this worker looks them up again."""
     _store(request).forget()
-
-
-async def _audit(request: Request, action: str, **kw: Any) -> None:
-    audit = hub_of(request).extras.get("audit")
-    if audit is not None:
-        client = request.client.host if request.client else ""
-        await audit.record(principal_of(request).name, action, ip=client, **kw)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -149,7 +143,9 @@ async def create_user(request: Request) -> Response:
     grants = [parse_grant(g) for g in _list(body.get("grants", []), "grants")]
     doc = {k: v for k, v in body.items() if k in ("fullName", "email", "organization")}
     user = await _store(request).create_user(name, password, grants, doc)
-    await _audit(request, "user.create", target=name, detail={"grants": [g.json() for g in grants]})
+    await record_request(
+        request, "user.create", target=name, detail={"grants": [g.json() for g in grants]}
+    )
     shown = user.json() | ({"password": password} if generated else {})
     return json_response(shown, status=201)
 
@@ -171,19 +167,21 @@ async def patch_user(request: Request) -> Response:
     if "grants" in body:
         grants = [parse_grant(g) for g in _list(body["grants"], "grants")]
         await store.set_grants(name, grants)
-        await _audit(
+        await record_request(
             request, "role.grant", target=name, detail={"grants": [g.json() for g in grants]}
         )
     if "password" in body:
         if not isinstance(body["password"], str):
             raise BadRequestData("password must be a string")
         await store.set_password(name, body["password"])
-        await _audit(request, "user.password", target=name)
+        await record_request(request, "user.password", target=name)
     if "disabled" in body:
         if not isinstance(body["disabled"], bool):
             raise BadRequestData("disabled must be true or false")
         await store.set_disabled(name, body["disabled"])
-        await _audit(request, "user.disable", target=name, detail={"disabled": body["disabled"]})
+        await record_request(
+            request, "user.disable", target=name, detail={"disabled": body["disabled"]}
+        )
     _changed(request)
     return Response(status_code=204)
 
@@ -194,7 +192,7 @@ async def delete_user(request: Request) -> Response:
     if name == principal_of(request).name:
         raise BadRequestData("you cannot delete yourself")
     await _store(request).delete_user(name)
-    await _audit(request, "user.delete", target=name)
+    await record_request(request, "user.delete", target=name)
     _changed(request)
     return Response(status_code=204)
 
@@ -224,7 +222,7 @@ async def put_role(request: Request) -> Response:
     if not isinstance(description, str):
         raise BadRequestData("description must be a string")
     is_new = await _store(request).put_role(name, perms, description)
-    await _audit(request, "role.define", target=name, detail={"permissions": sorted(perms)})
+    await record_request(request, "role.define", target=name, detail={"permissions": sorted(perms)})
     _changed(request)
     return Response(status_code=201 if is_new else 204)
 
@@ -233,7 +231,7 @@ async def delete_role(request: Request) -> Response:
     """DELETE /cityhub/v1/roles/{name}."""
     name = request.path_params["name"]
     await _store(request).delete_role(name)
-    await _audit(request, "role.delete", target=name)
+    await record_request(request, "role.delete", target=name)
     return Response(status_code=204)
 
 
@@ -266,7 +264,9 @@ async def create_key(request: Request) -> Response:
     store = _store(request)
     await store.user(user)
     secret, info = await store.issue(user, APIKEY, label, None)
-    await _audit(request, "apikey.create", target=user, detail={"id": info.id, "label": label})
+    await record_request(
+        request, "apikey.create", target=user, detail={"id": info.id, "label": label}
+    )
     return json_response(info.json() | {"key": secret}, status=201)
 
 
@@ -274,7 +274,7 @@ async def delete_key(request: Request) -> Response:
     """DELETE /cityhub/v1/apikeys/{id}."""
     user = None if _is_admin(request) else principal_of(request).name
     info = await _store(request).revoke(request.path_params["id"], user=user)
-    await _audit(request, "apikey.revoke", target=info.user, detail={"id": info.id})
+    await record_request(request, "apikey.revoke", target=info.user, detail={"id": info.id})
     _changed(request)
     return Response(status_code=204)
 

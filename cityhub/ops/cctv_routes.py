@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityhub.audit.routes import record_request
 from cityhub.auth.middleware import principal_of
 from cityhub.errors import BadRequestData
 from cityhub.ngsild.http import json_response, method_route, read_json, tenant_of
@@ -36,15 +35,6 @@ def _agency_filter(request: Request) -> str | None:
     if principal.access(tenant_of(request)).allows("events:write"):
         return None
     return principal.name
-
-
-async def _audit(request: Request, action: str, **kw: Any) -> None:
-    audit = hub_of(request).extras.get("audit")
-    if audit is not None:
-        client = request.client.host if request.client else ""
-        await audit.record(
-            principal_of(request).name, action, tenant=tenant_of(request), ip=client, **kw
-        )
 
 
 def _number(request: Request, name: str, default: float | None = None) -> float:
@@ -107,7 +97,13 @@ async def create_grants(request: Request) -> Response:
     grants = await service.grant(tenant, event_id, cameras, agency, purpose, minutes, actor)
     for g in grants:
         detail = {"event": event_id, "agency": agency, "purpose": purpose, "expires": g.expires_at}
-        await _audit(request, "cctv.grant", target=g.camera_id, detail=detail | {"grant": g.id})
+        await record_request(
+            request,
+            "cctv.grant",
+            target=g.camera_id,
+            detail=detail | {"grant": g.id},
+            tenant=tenant,
+        )
     now = _now()
     return json_response([g.json(now) for g in grants], status=201)
 
@@ -131,7 +127,13 @@ async def view(request: Request) -> Response:
     """GET /cityhub/v1/cctv/grants/{id}/view: recorded as a view."""
     grant_id = request.path_params["id"]
     found = await _service(request).view(tenant_of(request), grant_id, _agency_filter(request))
-    await _audit(request, "cctv.view", target=found["cameraId"], detail={"grant": grant_id})
+    await record_request(
+        request,
+        "cctv.view",
+        target=found["cameraId"],
+        tenant=tenant_of(request),
+        detail={"grant": grant_id},
+    )
     return json_response(found)
 
 
@@ -139,7 +141,13 @@ async def revoke(request: Request) -> Response:
     """DELETE /cityhub/v1/cctv/grants/{id}."""
     grant_id = request.path_params["id"]
     grant = await _service(request).revoke(tenant_of(request), grant_id, principal_of(request).name)
-    await _audit(request, "cctv.revoke", target=grant.camera_id, detail={"grant": grant_id})
+    await record_request(
+        request,
+        "cctv.revoke",
+        target=grant.camera_id,
+        tenant=tenant_of(request),
+        detail={"grant": grant_id},
+    )
     return Response(status_code=204)
 
 

@@ -14,11 +14,10 @@ Events are ``CityEvent`` entities: the NGSI-LD API, subscriptions and the tempor
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from cityhub.audit.routes import record_request
 from cityhub.auth.middleware import principal_of
 from cityhub.errors import BadRequestData
 from cityhub.ngsild import query
@@ -34,13 +33,6 @@ BASE = "/cityhub/v1/events"
 def _service(request: Request) -> EventService:
     found: EventService = hub_of(request).extras["events"]
     return found
-
-
-async def _audit(request: Request, action: str, **kw: Any) -> None:
-    audit = hub_of(request).extras.get("audit")
-    if audit is not None:
-        client = request.client.host if request.client else ""
-        await audit.record(principal_of(request).name, action, ip=client, **kw)
 
 
 async def raise_event(request: Request) -> Response:
@@ -126,7 +118,7 @@ async def transition(request: Request) -> Response:
         tenant, event_id, body["to"], actor, reason, assignee
     )
     detail = {"to": body["to"], "reason": reason} | ({"assignee": assignee} if assignee else {})
-    await _audit(request, "event.transition", target=event_id, tenant=tenant, detail=detail)
+    await record_request(request, "event.transition", target=event_id, tenant=tenant, detail=detail)
     return json_response(key_values(event))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityhub.auth.middleware import principal_of
+from cityhub.audit.routes import record_request
 from cityhub.errors import BadRequestData
 from cityhub.ngsild.http import json_response, method_route, read_json, tenant_of
 from cityhub.ngsild.hub import hub_of
@@ -38,20 +38,6 @@ def _service(request: Request) -> RulesService:
     return found
 
 
-async def _audit(request: Request, action: str, target: str, **detail: Any) -> None:
-    audit = hub_of(request).extras.get("audit")
-    if audit is not None:
-        client = request.client.host if request.client else ""
-        await audit.record(
-            principal_of(request).name,
-            action,
-            ip=client,
-            target=target,
-            tenant=tenant_of(request),
-            detail=detail or None,
-        )
-
-
 def _render(stored: StoredRule) -> dict[str, Any]:
     return stored.doc | {"createdAt": stored.created_at, "modifiedAt": stored.modified_at}
 
@@ -66,7 +52,13 @@ async def create_rule(request: Request) -> Response:
     """POST /cityhub/v1/rules."""
     body = await read_json(request, _MAX_BODY)
     rule = await _service(request).create(tenant_of(request), body)
-    await _audit(request, "rule.create", rule.id, kind=rule.kind)
+    await record_request(
+        request,
+        "rule.create",
+        target=rule.id,
+        tenant=tenant_of(request),
+        detail={"kind": rule.kind},
+    )
     stored, _ = await _service(request).get(tenant_of(request), rule.id)
     return json_response(_render(stored), status=201, headers={"Location": f"{BASE}/{rule.id}"})
 
@@ -82,7 +74,13 @@ async def replace_rule(request: Request) -> Response:
     body = await read_json(request, _MAX_BODY)
     rule_id = request.path_params["id"]
     rule = await _service(request).replace(tenant_of(request), rule_id, body)
-    await _audit(request, "rule.replace", rule_id, kind=rule.kind)
+    await record_request(
+        request,
+        "rule.replace",
+        target=rule_id,
+        tenant=tenant_of(request),
+        detail={"kind": rule.kind},
+    )
     stored, _ = await _service(request).get(tenant_of(request), rule_id)
     return json_response(_render(stored))
 
@@ -91,7 +89,7 @@ async def delete_rule(request: Request) -> Response:
     """DELETE /cityhub/v1/rules/{id}."""
     rule_id = request.path_params["id"]
     await _service(request).delete(tenant_of(request), rule_id)
-    await _audit(request, "rule.delete", rule_id)
+    await record_request(request, "rule.delete", target=rule_id, tenant=tenant_of(request))
     return Response(status_code=204)
 
 
