@@ -69,8 +69,13 @@ class Grant:
         }
 
 
+def _stamp(moment: datetime) -> str:
+    """A grant's time as stored (µs, so that stored times compare as text)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _stamp(datetime.now(UTC))
 
 
 def bearing(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -155,8 +160,7 @@ class CctvService:
             if not any(t.endswith(f"/{CAMERA}") for t in entity["type"]):
                 raise BadRequestData(f"{camera} is not a CCTV camera")
         now = datetime.now(UTC)
-        expires = (now + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        granted_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        expires, granted_at = _stamp(now + timedelta(minutes=minutes)), _stamp(now)
         grants = [
             Grant(
                 f"grant-{secrets.token_hex(8)}",

@@ -18,11 +18,13 @@ open event's ``occurrenceCount`` and ``lastOccurredAt`` move on.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cityhub.datamodels.model import short_name
 from cityhub.errors import BadRequestData, Conflict, NonexistentTenant, ResourceNotFound
 from cityhub.ngsild import models, query
 from cityhub.ngsild.batch import upsert_mutation
@@ -30,6 +32,7 @@ from cityhub.ngsild.entity import Entity
 from cityhub.ngsild.filters import EntityQuery, parse_type_expr
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.models import now_iso
+from cityhub.storage.base import QueryResult
 
 TYPE = "CityEvent"
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -172,16 +175,27 @@ class EventService:
             raise ResourceNotFound(f"{event_id} is not a city event")
         return entity
 
+    async def select(
+        self, tenant: str, terms: list[str], *, limit: int, offset: int = 0, count: bool = False
+    ) -> QueryResult:
+        """City events whose attributes satisfy every q term (NGSI-LD q, core @context)."""
+        ctx = self.hub.contexts.core
+        found = EntityQuery(
+            types=parse_type_expr(TYPE, ctx),
+            q=query.parse_q(";".join(terms), ctx.expand) if terms else None,
+            limit=limit,
+            offset=offset,
+            count=count,
+        )
+        return await self.hub.entities.query(tenant, found)
+
     async def open_event(self, tenant: str, key: str) -> Entity | None:
         """The open event of a dedupe key, if there is one."""
-        ctx = self.hub.contexts.core
         escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-        q = f'dedupeKey=="{escaped}";status=="occurred","acknowledged","assigned","inProgress"'
-        found = EntityQuery(
-            types=parse_type_expr(TYPE, ctx), q=query.parse_q(q, ctx.expand), limit=1
-        )
         try:
-            result = await self.hub.entities.query(tenant, found)
+            result = await self.select(
+                tenant, [f'dedupeKey=="{escaped}"', status_term(OPEN)], limit=1
+            )
         except NonexistentTenant:  # a tenant without data yet
             return None
         return result.entities[0] if result.entities else None
@@ -286,13 +300,8 @@ class EventService:
     ) -> tuple[list[str], list[str]]:
         """Auto-end open events quiet for ``quiet`` (completed, 91), and escalate events not
         acknowledged within ``escalate_after`` (once); (ended ids, escalated ids)."""
-        ctx = self.hub.contexts.core
-        q = 'status=="occurred","acknowledged","assigned","inProgress"'
-        found = EntityQuery(
-            types=parse_type_expr(TYPE, ctx), q=query.parse_q(q, ctx.expand), limit=1000
-        )
         try:
-            open_events = (await self.hub.entities.query(tenant, found)).entities
+            open_events = (await self.select(tenant, [status_term(OPEN)], limit=1000)).entities
         except NonexistentTenant:
             return [], []
         now = datetime.now(UTC)
@@ -353,10 +362,15 @@ def _higher(severity: str) -> str:
     return SEVERITIES[min(index + 1, len(SEVERITIES) - 1)]
 
 
+def status_term(statuses: Iterable[str]) -> str:
+    """The q term selecting events in any of ``statuses``."""
+    return "status==" + ",".join(f'"{s}"' for s in statuses)
+
+
 def _value(entity: Entity, name: str) -> Any:
     """The value of an attribute by short name (default instance)."""
     for iri, insts in entity["attrs"].items():
-        if iri.rsplit("/", 1)[-1] == name and insts:
+        if short_name(iri) == name and insts:
             inst = insts[0]
             value = inst.get("value")
             return value.get("@value") if isinstance(value, dict) and "@value" in value else value

@@ -20,11 +20,17 @@ from starlette.responses import Response, StreamingResponse
 from cityhub.audit.routes import record_request
 from cityhub.auth.middleware import principal_of
 from cityhub.errors import BadRequestData
-from cityhub.ngsild import query
-from cityhub.ngsild.filters import EntityQuery, parse_type_expr
 from cityhub.ngsild.http import json_response, method_route, parse_int, read_json, tenant_of
 from cityhub.ngsild.hub import hub_of
-from cityhub.ops.events import CLOSED, CODES, OPEN, SEVERITIES, TYPE, EventService, EventSpec
+from cityhub.ops.events import (
+    CLOSED,
+    CODES,
+    OPEN,
+    SEVERITIES,
+    EventService,
+    EventSpec,
+    status_term,
+)
 from cityhub.ops.live import LiveFeed, StreamFilter, key_values
 
 BASE = "/cityhub/v1/events"
@@ -72,7 +78,7 @@ async def list_events(request: Request) -> Response:
         statuses = [s for s in statuses or wanted if s in wanted]
     terms = []
     if statuses is not None:
-        terms.append("status==" + ",".join(f'"{s}"' for s in statuses or ["none"]))
+        terms.append(status_term(statuses or ["none"]))
     severities = _choice(params.get("severity"), SEVERITIES, "severity")
     if severities:
         terms.append("severity==" + ",".join(f'"{s}"' for s in severities))
@@ -81,15 +87,13 @@ async def list_events(request: Request) -> Response:
         if '"' in code or "\\" in code:
             raise BadRequestData("eventCode must not contain quotes or backslashes")
         terms.append(f'eventCode=="{code}"')
-    ctx = hub.contexts.core
-    found = EntityQuery(
-        types=parse_type_expr(TYPE, ctx),
-        q=query.parse_q(";".join(terms), ctx.expand) if terms else None,
+    result = await _service(request).select(
+        tenant_of(request),
+        terms,
         limit=min(parse_int(request, "limit", 100, minimum=1), hub.settings.max_limit),
         offset=parse_int(request, "offset", 0),
         count=True,
     )
-    result = await hub.entities.query(tenant_of(request), found)
     events = sorted(
         (key_values(e) for e in result.entities),
         key=lambda e: str(e.get("occurredAt", "")),
