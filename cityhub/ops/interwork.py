@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityhub.auth.store import APIKEY, AuthStore
-from cityhub.errors import Conflict, NgsiError, ResourceNotFound
+from cityhub.errors import Conflict, NgsiError, NonexistentTenant, ResourceNotFound
 from cityhub.ngsild.http import method_route, tenant_of
 from cityhub.ngsild.hub import hub_of
 from cityhub.ops.events import EventService, EventSpec
@@ -138,7 +138,7 @@ async def _apply(
     try:
         await events.get(tenant, event_id)
         exists = True
-    except (ResourceNotFound, NgsiError):
+    except (ResourceNotFound, NonexistentTenant):  # not yet sent, or a tenant without data
         exists = False
     if not exists:
         await events.raise_event(tenant, _spec(send_cd, number, header, body, event_id), actor)
