@@ -51,11 +51,12 @@ from cityhub.ngsild.http import problem_response
 from cityhub.ngsild.hub import Hub
 from cityhub.ngsild.service import EntityService
 from cityhub.openapi import routes as openapi_routes
-from cityhub.ops import cctv_routes, interwork
+from cityhub.ops import cctv_routes, interwork, kpi_routes, linked_routes, sop_routes
 from cityhub.ops import install as install_ops
 from cityhub.ops import routes as ops_routes
 from cityhub.ops.rules import install as install_rules
 from cityhub.ops.rules import routes as rule_routes
+from cityhub.ops.sop import install_sops
 from cityhub.settings import Settings, check_settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
@@ -234,6 +235,7 @@ def create_app(settings: Settings) -> Starlette:
     install_audit(hub)
     install_ops(hub)
     install_rules(hub)  # after install_ops: rules raise events through it
+    install_sops(hub)  # after install_ops: SOPs use its events and cameras
     hub.extras["iot"] = registry = IotStore(storage)
     hub.extras["ingest"] = ingest = Ingest(hub, registry, RejectedStore(storage))
     if settings.mqtt_url:
@@ -284,7 +286,10 @@ def create_app(settings: Settings) -> Starlette:
             *audit_routes.routes,
             *ops_routes.routes,
             *cctv_routes.routes,
+            *sop_routes.routes,
             *interwork.routes,
+            *linked_routes.routes,
+            *kpi_routes.routes,
             *rule_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),

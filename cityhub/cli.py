@@ -19,6 +19,7 @@ from cityhub.errors import ConfigError
 from cityhub.importer.command import import_command
 from cityhub.iot.cli import iot
 from cityhub.settings import Settings, load_settings, settings_markdown
+from cityhub.sim.cli import agency
 
 
 def _fail(message: str) -> None:
@@ -174,6 +175,7 @@ def show_settings(markdown: bool, config_file: str | None) -> None:
 
 
 main.add_command(iot)
+main.add_command(agency)
 main.add_command(import_command)
 main.add_command(user)
 

@@ -201,6 +201,77 @@ SETTINGS: tuple[Setting, ...] = (
         10,
         "Minutes an event may stay unacknowledged before it is escalated (severity raised).",
     ),
+    Setting(
+        "sms_gateway",
+        str,
+        "log",
+        "Where SOP steps send SMS: log (no real SMS; one JSON line per message in "
+        "data_dir/sms.jsonl, and a log line) or an http(s):// URL that gets a POST of "
+        '{"to": [numbers], "text"} (checked like other outbound URLs, see outbound_allow).',
+    ),
+    Setting(
+        "linked_grant_minutes",
+        float,
+        60.0,
+        "Minutes a video share granted to an agency by a linked-service request lasts, unless "
+        "the request asks for less.",
+    ),
+    Setting(
+        "dispatch_speed_kmh",
+        float,
+        30.0,
+        "Average speed of a fire engine in town, for the travel time of a 119 dispatch route.",
+    ),
+    Setting(
+        "dispatch_hydrant_m",
+        float,
+        30.0,
+        "Metres from a 119 dispatch route within which fire hydrants are listed along it.",
+    ),
+    Setting(
+        "dispatch_parked_m",
+        float,
+        15.0,
+        "Metres from a 119 dispatch route within which illegally parked vehicles are listed.",
+    ),
+    Setting(
+        "kpi_answer_target_s",
+        float,
+        60.0,
+        "Seconds within which a linked-service request should be acknowledged (center KPI).",
+    ),
+    Setting(
+        "kpi_dispatch_target_minutes",
+        float,
+        7.0,
+        "Minutes within which a 119 unit should reach the scene (center KPI; the Daejeon "
+        "pilot measured the share of dispatches within 7 minutes).",
+    ),
+    Setting(
+        "forward_url",
+        str,
+        "",
+        "Base URL of an external integrated platform to forward situation events to (it "
+        "serves /api/getAuth.json and /linkHttp/recvEvent.json); empty: forward nothing.",
+    ),
+    Setting(
+        "forward_api_key",
+        str,
+        "",
+        "The apiKey cityhub sends to that platform's /api/getAuth.json.",
+    ),
+    Setting(
+        "forward_send_code",
+        str,
+        "B0000000000",
+        "cityhub's city code (sendCd) in forwarded messages, e.g. B4113000000.",
+    ),
+    Setting(
+        "forward_max_attempts",
+        int,
+        20,
+        "Attempts to forward one event message before it is kept as a dead letter.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -247,6 +318,17 @@ class Settings:
     interwork_session_hours: int = 24
     event_auto_end_minutes: int = 120
     event_escalate_minutes: int = 10
+    sms_gateway: str = "log"
+    linked_grant_minutes: float = 60.0
+    dispatch_speed_kmh: float = 30.0
+    dispatch_hydrant_m: float = 30.0
+    dispatch_parked_m: float = 15.0
+    kpi_answer_target_s: float = 60.0
+    kpi_dispatch_target_minutes: float = 7.0
+    forward_url: str = ""
+    forward_api_key: str = ""
+    forward_send_code: str = "B0000000000"
+    forward_max_attempts: int = 20
 
     @property
     def database_url(self) -> str:

@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, str] = {
     "status:read": "read the hub's status (change-log consumers, MQTT ingest)",
     "events:read": "see situation events and their live feed",
     "events:write": "raise situation events and move them through their lifecycle",
+    "linked:request": "file linked-service requests (112 / 119 / disaster / welfare agencies)",
     "users:admin": "manage users, roles, grants and API keys",
     "audit:read": "read, verify and export the audit log",
 }
@@ -38,13 +39,15 @@ ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "supervisor": frozenset(
         (*_READ, "entities:write", "subscriptions:read", "subscriptions:write", "iot:admin")
-        + ("status:read", "audit:read", "events:read", "events:write")
+        + ("status:read", "audit:read", "events:read", "events:write", "linked:request")
     ),
     "operator": frozenset(
         (*_READ, "entities:write", "subscriptions:read", "subscriptions:write", "status:read")
-        + ("events:read", "events:write")
+        + ("events:read", "events:write", "linked:request")
     ),
-    "agency": frozenset((*_READ, "subscriptions:read", "subscriptions:write", "events:read")),
+    "agency": frozenset(
+        (*_READ, "subscriptions:read", "subscriptions:write", "events:read", "linked:request")
+    ),
     "provider": frozenset((*_READ, "entities:write", "history:write", "iot:send")),
     "consumer": frozenset((*_READ, "subscriptions:read", "subscriptions:write")),
     "citizen": frozenset(("entities:read", "models:read")),

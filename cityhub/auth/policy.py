@@ -37,6 +37,10 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("/cityhub/v1/events", "events:read", "events:write"),
     ("/cityhub/v1/rules", "events:read", "events:write"),
     ("/cityhub/v1/cctv", "events:read", "events:write"),
+    ("/cityhub/v1/sops", "events:read", "events:write"),
+    ("/cityhub/v1/inbox", "events:read", "events:read"),
+    ("/cityhub/v1/linked", "events:read", "linked:request"),
+    ("/cityhub/v1/kpis", "events:read", "events:read"),
     ("/cityhub/v1/users", "users:admin", "users:admin"),
     ("/cityhub/v1/roles", "users:admin", "users:admin"),
 )
@@ -53,6 +57,7 @@ PUBLIC = frozenset(
         # the integrated platform's interworking: its own apiKey and session-key handshake
         "/api/getAuth.json",
         "/linkHttp/recvEvent.json",
+        "/linkHttp/recvRequest.json",
         "/iot/json",
         "/iot/d",
     )

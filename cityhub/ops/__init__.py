@@ -7,8 +7,10 @@ import logging
 from datetime import timedelta
 
 from cityhub.ngsild.hub import Hub
+from cityhub.ops import forward
 from cityhub.ops.cctv import CctvService
 from cityhub.ops.events import EventService
+from cityhub.ops.linked import LinkedService
 from cityhub.ops.live import LiveFeed
 from cityhub.storage.plain import PlainSql
 
@@ -19,10 +21,12 @@ _SWEEP_S = 30.0
 def install(hub: Hub) -> EventService:
     """Put the event service and the live feed in ``hub`` and start the event sweeper."""
     events = hub.extras["events"] = EventService(hub)
-    hub.extras["cctv"] = CctvService(hub, events)
+    cctv = hub.extras["cctv"] = CctvService(hub, events)
+    hub.extras["linked"] = LinkedService(hub, events, cctv)
     live = hub.extras["live_events"] = LiveFeed(hub.storage, hub.bus)
     hub.tasks.append(live.run)
     hub.tasks.append(lambda: sweep_loop(hub, events))
+    forward.install(hub)
 
     async def close() -> None:
         live.close()

@@ -79,6 +79,7 @@ class EventSpec:
     grade: str | None = None  # evtGrad as the sender gave it
     sender: str | None = None  # sendCd
     message_type: str | None = None  # EVENT or PREEVT
+    requested_by: str | None = None  # the agency account of a linked-service request
 
     @classmethod
     def from_json(cls, body: Any) -> EventSpec:
@@ -239,6 +240,8 @@ class EventService:
         payload |= _details(spec)
         if spec.linked_service:
             payload["linkedService"] = _prop(spec.linked_service)
+        if spec.requested_by:
+            payload["requestedBy"] = _prop(spec.requested_by)
         if spec.related:
             payload["refRelatedEntity"] = {"type": "Relationship", "object": spec.related[0]}
         await self.hub.entities.create(tenant, self._parse(payload))

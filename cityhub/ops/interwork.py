@@ -40,17 +40,18 @@ class Refused(Exception):
     """A message the platform side does not take, with the reason sent back."""
 
 
-def _answer(request: Request, ok: bool, message: str, status: int = 200) -> Response:
+def answer(request: Request, ok: bool, message: str, status: int = 200, **more: Any) -> Response:
+    """The interworking answer ``{"result", "message"}`` (and any ``more`` members)."""
     settings = hub_of(request).settings
     code = settings.interwork_ok_code if ok else settings.interwork_fail_code
-    body = orjson.dumps({"result": code, "message": message})
+    body = orjson.dumps({"result": code, "message": message} | more)
     return Response(body, status_code=status, media_type="application/json")
 
 
 Message = tuple[dict[str, Any], dict[str, Any]]  # header, body
 
 
-async def _message(request: Request, kinds: tuple[str, ...]) -> Message:
+async def message(request: Request, kinds: tuple[str, ...]) -> Message:
     raw = await request.body()
     if len(raw) > hub_of(request).settings.max_body_bytes:
         raise Refused("the message is too large")
@@ -73,7 +74,7 @@ async def _message(request: Request, kinds: tuple[str, ...]) -> Message:
 async def get_auth(request: Request) -> Response:
     """POST /api/getAuth.json: a session key for a sender."""
     try:
-        header, body = await _message(request, ("AUTH",))
+        header, body = await message(request, ("AUTH",))
         key = body.get("apiKey") or header.get("apiKey") or request.headers.get("apiKey")
         if not isinstance(key, str) or not key:
             raise Refused("give apiKey")
@@ -89,33 +90,40 @@ async def get_auth(request: Request) -> Response:
         sender = str(header.get("sendCd", ""))
         secret, _info = await store.issue(user, SESSION, sender, hours * 3600)
     except Refused as why:
-        return _answer(request, False, str(why))
-    return _answer(request, True, secret)
+        return answer(request, False, str(why))
+    return answer(request, True, secret)
+
+
+async def session_user(request: Request, header: dict[str, Any]) -> str:
+    """The user whose session key the message carries (``X-Scsns-Secret`` or ``rrKey``);
+    Refused without a valid one. With auth off: ``interwork``."""
+    hub = hub_of(request)
+    if hub.settings.auth != "on":
+        return "interwork"
+    key = request.headers.get("x-scsns-secret") or header.get("rrKey")
+    store: AuthStore = hub.extras["auth"]
+    found = await store.by_token(str(key)) if key else None
+    if found is None or found[1].kind != SESSION:
+        raise Refused("no valid session key (X-Scsns-Secret): call /api/getAuth.json")
+    return found[0].name
 
 
 async def recv_event(request: Request) -> Response:
     """POST /linkHttp/recvEvent.json: one event message."""
     hub = hub_of(request)
     try:
-        header, body = await _message(request, ("EVENT", "PREEVT"))
-        key = request.headers.get("x-scsns-secret") or header.get("rrKey")
-        actor = "interwork"
-        if hub.settings.auth == "on":
-            store: AuthStore = hub.extras["auth"]
-            found = await store.by_token(str(key)) if key else None
-            if found is None or found[1].kind != SESSION:
-                raise Refused("no valid session key (X-Scsns-Secret): call /api/getAuth.json")
-            actor = found[0].name
+        header, body = await message(request, ("EVENT", "PREEVT"))
+        actor = await session_user(request, header)
         send_cd, number = header.get("sendCd"), body.get("ocrNbr")
         if not isinstance(send_cd, str) or not send_cd or not isinstance(number, str | int):
             raise Refused("the message needs header.sendCd and body.ocrNbr")
         events = hub.extras["events"]
         event_id = await _apply(events, tenant_of(request), send_cd, header, body, actor)
     except Refused as why:
-        return _answer(request, False, str(why))
+        return answer(request, False, str(why))
     except NgsiError as err:
-        return _answer(request, False, err.detail)
-    return _answer(request, True, event_id)
+        return answer(request, False, err.detail)
+    return answer(request, True, event_id)
 
 
 async def _apply(

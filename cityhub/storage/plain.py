@@ -23,13 +23,22 @@ class PlainSql:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    async def run(self, statements: list[Statement], *, conflict: str | None = None) -> list[int]:
+    async def run(
+        self,
+        statements: list[Statement],
+        *,
+        conflict: str | None = None,
+        cursor: tuple[str, int, int] | None = None,
+    ) -> list[int]:
         """Execute in one transaction; with ``conflict``, a statement that changes no row
-        rolls everything back and raises AlreadyExists(conflict)."""
+        rolls everything back and raises AlreadyExists(conflict); with ``cursor`` (name, old,
+        new), a change-log consumer's cursor moves in the same transaction."""
         st = self.storage
         if isinstance(st, SQLiteStorage):
 
             def work(conn: sqlite3.Connection) -> list[int]:
+                if cursor is not None:
+                    st.advance(conn, *cursor)
                 counts = [conn.execute(sql, args).rowcount for sql, args in statements]
                 if conflict is not None and 0 in counts:
                     raise AlreadyExists(conflict)
@@ -40,6 +49,8 @@ class PlainSql:
         assert isinstance(st, PostgresStorage)
         counts = []
         async with st.transaction() as conn:
+            if cursor is not None:
+                await st.advance(conn, *cursor)
             for sql, args in statements:
                 status = await conn.execute(numbered(sql), *args)
                 counts.append(int(status.split()[-1]))

@@ -41,6 +41,11 @@ REQUESTS: dict[str, tuple[str, str, Any]] = {
     "audit:read": ("GET", "/cityhub/v1/audit", None),
     "events:read": ("GET", "/cityhub/v1/events", None),
     "events:write": ("POST", "/cityhub/v1/events", {"eventCode": "T1", "eventName": "test"}),
+    "linked:request": (
+        "POST",
+        "/cityhub/v1/linked/requests",
+        {"service": "112-video", "location": {"type": "Point", "coordinates": [126.99, 37.43]}},
+    ),
 }
 
 #: role -> families it may use (by hand, from docs/security.md)
@@ -58,6 +63,7 @@ ALLOWED: dict[str, set[str]] = {
         "audit:read",
         "events:read",
         "events:write",
+        "linked:request",
     },
     "operator": {
         "entities:read",
@@ -69,6 +75,7 @@ ALLOWED: dict[str, set[str]] = {
         "status:read",
         "events:read",
         "events:write",
+        "linked:request",
     },
     "agency": {
         "entities:read",
@@ -77,6 +84,7 @@ ALLOWED: dict[str, set[str]] = {
         "subscriptions:write",
         "models:read",
         "events:read",
+        "linked:request",
     },
     "provider": {"entities:read", "entities:write", "history:read", "models:read"},
     "consumer": {

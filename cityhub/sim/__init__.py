@@ -1,0 +1,1 @@
+"""Simulators: the agencies and platforms cityhub links with (agencies.py)."""
