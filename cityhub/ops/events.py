@@ -80,6 +80,7 @@ class EventSpec:
     sender: str | None = None  # sendCd
     message_type: str | None = None  # EVENT or PREEVT
     requested_by: str | None = None  # the agency account of a linked-service request
+    sop_template: str | None = None  # the SOP its checklist starts from (else the first match)
 
     @classmethod
     def from_json(cls, body: Any) -> EventSpec:
@@ -118,6 +119,9 @@ class EventSpec:
             isinstance(i, dict) and isinstance(i.get("key"), str) for i in items
         ):
             raise BadRequestData('items must be a list of {"key", "val"} objects')
+        template = body.get("sopTemplate")
+        if template is not None and (not isinstance(template, str) or not template):
+            raise BadRequestData("sopTemplate must be the id of an SOP template")
         related = body.get("related", [])
         if not isinstance(related, list) or not all(isinstance(r, str) for r in related):
             raise BadRequestData("related must be a list of entity ids")
@@ -134,6 +138,7 @@ class EventSpec:
             texts["linkedService"],
             [{"key": i["key"], "val": str(i.get("val", ""))} for i in items],
             related,
+            sop_template=template,
         )
 
     def key(self) -> str:
@@ -242,6 +247,8 @@ class EventService:
             payload["linkedService"] = _prop(spec.linked_service)
         if spec.requested_by:
             payload["requestedBy"] = _prop(spec.requested_by)
+        if spec.sop_template:
+            payload["sopTemplate"] = _prop(spec.sop_template)
         if spec.related:
             payload["refRelatedEntity"] = {"type": "Relationship", "object": spec.related[0]}
         await self.hub.entities.create(tenant, self._parse(payload))

@@ -271,7 +271,15 @@ class SopService:
         if "sop" in fields or fields.get("status") in CLOSED:
             return
         async with self._at_once:
-            template = await self.templates.first_match(change.tenant, fields)
+            template = None
+            named = fields.get("sopTemplate")
+            if isinstance(named, str):  # named by the rule or operator that raised the event
+                try:
+                    template = await self.templates.get(change.tenant, named)
+                except ResourceNotFound:
+                    log.warning("event %s names no SOP template %r", change.entity_id, named)
+            if template is None:
+                template = await self.templates.first_match(change.tenant, fields)
             if template is None:
                 return
             try:

@@ -8,6 +8,7 @@ expanded with the core @context, the area prepared for geometry tests.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from cityhub.errors import BadRequestData
 from cityhub.ngsild import geo
 from cityhub.ngsild import query as qlang
 from cityhub.ngsild.context import ActiveContext
+from cityhub.ops.actions import check_action
 from cityhub.ops.events import TYPE as EVENT_TYPE
 from cityhub.ops.events import EventSpec
 from cityhub.temporal.model import parse_duration
@@ -29,7 +31,7 @@ THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE = (
 KINDS = (THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE)
 ON_GEOFENCE = ("enter", "leave", "dwell")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-_COMMON = {"id", "name", "description", "enabled", "kind", "event"}
+_COMMON = {"id", "name", "description", "enabled", "kind", "event", "actions"}
 _MEMBERS: dict[str, set[str]] = {
     THRESHOLD: {"entityType", "q", "for", "clear"},
     ABSENCE: {"entityType", "q", "for"},
@@ -37,6 +39,7 @@ _MEMBERS: dict[str, set[str]] = {
     GEOFENCE: {"entityType", "q", "area", "near", "on", "dwell"},
     COMPOSITE: {"all", "any", "not", "window"},
 }
+_TEMPLATE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: event members a rule sets itself
 _RULE_SET = ("dedupeKey", "related", "source")
 
@@ -74,6 +77,7 @@ class Rule:
     not_: tuple[str, ...] = ()
     event: dict[str, Any] = field(default_factory=dict)  # the event in the events API form
     q_attrs: frozenset[str] = frozenset()  # attributes q and clear name (expanded)
+    actions: tuple[dict[str, Any], ...] = ()  # run when the rule opens a new event
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -147,6 +151,28 @@ def check_event(raw: Any) -> dict[str, Any]:
     return dict(raw)
 
 
+def check_actions(raw: Any) -> tuple[tuple[dict[str, Any], ...], str | None]:
+    """The ``actions`` member: (the actions run when the rule opens an event, the SOP template
+    its events start with — ``{"kind": "sop", "template": id}``, at most one)."""
+    if not isinstance(raw, list) or len(raw) > 20:
+        raise BadRequestData('"actions" must be a list of at most 20 actions')
+    found, template = [], None
+    for i, action in enumerate(raw):
+        where = f"actions[{i}]"
+        if isinstance(action, dict) and action.get("kind") == "sop":
+            name = action.get("template")
+            if set(action) != {"kind", "template"} or not isinstance(name, str):
+                raise BadRequestData(f'{where} (sop) is {{"kind": "sop", "template": <id>}}')
+            if not _TEMPLATE_ID.fullmatch(name):
+                raise BadRequestData(f"{where}.template must be a template id ([a-z0-9-])")
+            if template is not None:
+                raise BadRequestData(f"{where}: a rule starts one SOP")
+            template = name
+            continue
+        found.append(check_action(action, where))
+    return tuple(found), template
+
+
 def compile_rule(tenant: str, body: Any, ctx: ActiveContext, rule_id: str | None = None) -> Rule:
     """Check a rule document and compile it (BadRequestData naming what is wrong)."""
     if not isinstance(body, dict):
@@ -169,6 +195,9 @@ def compile_rule(tenant: str, body: Any, ctx: ActiveContext, rule_id: str | None
         if text in body and not isinstance(body[text], str):
             raise BadRequestData(f'"{text}" must be a string')
     rule = Rule(tenant, ident, kind, dict(body), enabled, event=check_event(body.get("event")))
+    rule.actions, template = check_actions(body.get("actions", []))
+    if template is not None:
+        rule.event["sopTemplate"] = template
     if kind == COMPOSITE:
         _composite(rule, body)
     else:

@@ -165,13 +165,43 @@ class RulesService:
     async def _perform(self, action: Action) -> None:
         actor = f"rule:{action.rule_id}"
         if action.op == RAISE:
-            await self.events.raise_event(action.tenant, EventSpec.from_json(action.body), actor)
+            spec = EventSpec.from_json(action.body)
+            event_id, new = await self.events.raise_event(action.tenant, spec, actor)
+            rule = self.engine.rule(action.tenant, action.rule_id)
+            if new and rule is not None and rule.actions:
+                try:
+                    await self._run_actions(action.tenant, event_id, rule)
+                except Exception:  # noqa: BLE001 - the event stands; its actions are logged
+                    log.exception("rule %s: the actions on %s failed", rule.id, event_id)
             return
         event = await self.events.open_event(action.tenant, str(action.body["dedupeKey"]))
         if event is not None:
             with contextlib.suppress(Conflict):  # someone closed it meanwhile
                 reason = str(action.body.get("reason", ""))
                 await self.events.transition(action.tenant, event["id"], "cleared", actor, reason)
+
+    async def _run_actions(self, tenant: str, event_id: str, rule: Rule) -> None:
+        """The rule's actions on the event it opened (notify, webhook, SMS, cameras); each
+        outcome is in the audit log (``rule.action``). A failed action is not retried: the
+        event is open and the operators see it."""
+        runner = self.hub.extras.get("actions")
+        if runner is None:
+            return
+        event = await self.events.get(tenant, event_id)
+        audit = self.hub.extras.get("audit")
+        for item in rule.actions:
+            result = await runner.run(tenant, event, item)
+            if result.get("ok") is False:
+                log.warning("rule %s: %s action failed: %s", rule.id, item["kind"], result)
+            if audit is not None:
+                await audit.record(
+                    f"rule:{rule.id}",
+                    "rule.action",
+                    target=event_id,
+                    tenant=tenant,
+                    outcome="ok" if result.get("ok", True) is not False else "failed",
+                    detail={"kind": item["kind"], "result": result},
+                )
 
     # --- places for geofence rules with "near" ---------------------------------------------
 
