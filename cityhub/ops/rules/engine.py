@@ -29,7 +29,9 @@ from cityhub.ops.rules.model import (
     COMPOSITE,
     COUNT,
     GEOFENCE,
+    RATE,
     THRESHOLD,
+    Compare,
     Rule,
 )
 from cityhub.temporal.model import iso, micros_of
@@ -307,7 +309,9 @@ class Engine:
             return t
         s = plan.get(key)
         entity = change.entity
-        holds = rule.q is not None and qlang.matches(rule.q, entity)
+        holds = (rule.q is None or qlang.matches(rule.q, entity)) and all(
+            _compares(c, entity) for c in rule.compare
+        )
         if s is None or not s.active:
             if not holds:
                 plan.drop(key)  # it stopped holding before "for" elapsed
@@ -407,6 +411,39 @@ class Engine:
                 plan.drop(key)
         return t
 
+    def _rate(self, rule: Rule, change: Change, plan: Plan) -> int:
+        key = (rule.tenant, rule.id, change.entity_id)
+        t = moment(change, (rule.attribute,))
+        if change.op == DELETE:
+            self._forget(rule, key, t, plan, "the entity was deleted")
+            return t
+        entity = change.entity
+        value = number_of(entity, rule.attribute)
+        if value is None or (rule.q is not None and not qlang.matches(rule.q, entity)):
+            return t
+        s = plan.get(key) or State(since=t)
+        # kept relative to the latest time seen, so a value arriving late keeps the rest
+        old = s.data.get("samples", [])
+        latest = max([t, *(p[0] for p in old)])
+        kept = [p for p in old if p[0] >= latest - rule.window_us]
+        s.data["samples"] = sorted([*kept, [t, value]])[-_MAX_SAMPLES:]
+        samples = [p for p in s.data["samples"] if t - rule.window_us <= p[0] <= t]
+        low, high = min(v for _, v in samples), max(v for _, v in samples)
+        up = value - low if rule.rise is not None and value - low >= rule.rise else None
+        down = high - value if rule.fall is not None and high - value >= rule.fall else None
+        _remember_place(s, entity)
+        if (up is not None or down is not None) and not s.active:
+            moved = f"+{up:g}" if up is not None else f"-{down:g}"
+            got = [{"key": "change", "val": moved}, {"key": "within", "val": rule.doc["within"]}]
+            self._fire(rule, key, s, t, plan, entity, reason_since=samples[0][0], items=got)
+        elif up is None and down is None and s.active:
+            self._clear(rule, key, t, plan, f"steady within {rule.doc['within']} at {iso(t)}")
+            s.active = False
+            plan.put(key, s)
+        else:
+            plan.put(key, s)
+        return t
+
     def _inside(self, rule: Rule, entity: Entity) -> bool:
         if rule.q is not None and not qlang.matches(rule.q, entity):
             return False
@@ -477,6 +514,33 @@ def _remember_place(s: State, entity: Entity) -> None:
         s.data["loc"] = [loc[0], loc[1]]
 
 
+def number_of(entity: Entity, attribute: str) -> float | None:
+    """The numeric value of an attribute's default instance (None when it has none)."""
+    for inst in entity.get("attrs", {}).get(attribute) or []:
+        value = inst.get("value")
+        if isinstance(value, dict):
+            value = value.get("@value")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return None
+    return None
+
+
+def _compares(c: Compare, entity: Entity) -> bool:
+    left, right = number_of(entity, c.attribute), number_of(entity, c.than)
+    if left is None or right is None:
+        return False
+    right *= c.factor
+    return {
+        "<": left < right,
+        "<=": left <= right,
+        ">": left > right,
+        ">=": left >= right,
+        "==": left == right,
+        "!=": left != right,
+    }[c.op]
+
+
 def _w(rule: Rule) -> str:
     return str(rule.doc.get("window", ""))
 
@@ -486,4 +550,6 @@ _KINDS: dict[str, Callable[[Engine, Rule, Change, Plan], int]] = {
     ABSENCE: Engine._absence,
     COUNT: Engine._count,
     GEOFENCE: Engine._geofence,
+    RATE: Engine._rate,
 }
+_MAX_SAMPLES = 500  # a rate rule keeps at most this many recent values per entity

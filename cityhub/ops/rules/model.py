@@ -21,23 +21,27 @@ from cityhub.ops.events import TYPE as EVENT_TYPE
 from cityhub.ops.events import EventSpec
 from cityhub.temporal.model import parse_duration
 
-THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE = (
+THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE, RATE = (
     "threshold",
     "absence",
     "count",
     "geofence",
     "composite",
+    "rate",
 )
-KINDS = (THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE)
+KINDS = (THRESHOLD, ABSENCE, COUNT, GEOFENCE, COMPOSITE, RATE)
+#: comparisons of one attribute with another (``compare``)
+COMPARE_OPS = ("<", "<=", ">", ">=", "==", "!=")
 ON_GEOFENCE = ("enter", "leave", "dwell")
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 _COMMON = {"id", "name", "description", "enabled", "kind", "event", "actions"}
 _MEMBERS: dict[str, set[str]] = {
-    THRESHOLD: {"entityType", "q", "for", "clear"},
+    THRESHOLD: {"entityType", "q", "compare", "for", "clear"},
     ABSENCE: {"entityType", "q", "for"},
     COUNT: {"entityType", "q", "count", "window", "groupBy"},
     GEOFENCE: {"entityType", "q", "area", "near", "on", "dwell"},
     COMPOSITE: {"all", "any", "not", "window"},
+    RATE: {"entityType", "q", "attribute", "rise", "fall", "within"},
 }
 _TEMPLATE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: event members a rule sets itself
@@ -50,6 +54,16 @@ class Near:
 
     entity_type: str
     distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``attribute op factor × than`` (both numbers, expanded names)."""
+
+    attribute: str
+    op: str
+    than: str
+    factor: float = 1.0
 
 
 @dataclass(slots=True)
@@ -78,6 +92,10 @@ class Rule:
     event: dict[str, Any] = field(default_factory=dict)  # the event in the events API form
     q_attrs: frozenset[str] = frozenset()  # attributes q and clear name (expanded)
     actions: tuple[dict[str, Any], ...] = ()  # run when the rule opens a new event
+    compare: tuple[Compare, ...] = ()  # threshold: attributes compared with each other
+    attribute: str = ""  # rate: the attribute whose change is measured (expanded)
+    rise: float | None = None  # rate: by at least this much up within the window
+    fall: float | None = None  # rate: or down
 
     @property
     def refs(self) -> tuple[str, ...]:
@@ -202,8 +220,9 @@ def compile_rule(tenant: str, body: Any, ctx: ActiveContext, rule_id: str | None
         _composite(rule, body)
     else:
         rule.entity_type = _entity_type(body, ctx)
-        rule.q = _q(body, "q", ctx, required=kind == THRESHOLD)
+        rule.q = _q(body, "q", ctx, required=kind == THRESHOLD and "compare" not in body)
     if kind == THRESHOLD:
+        rule.compare = _compare(body.get("compare"), ctx)
         rule.clear = _q(body, "clear", ctx, required=False)
         rule.for_us = duration_us(body["for"], "for") if "for" in body else 0
     elif kind == ABSENCE:
@@ -216,12 +235,64 @@ def compile_rule(tenant: str, body: Any, ctx: ActiveContext, rule_id: str | None
         _count(rule, body)
     elif kind == GEOFENCE:
         _geofence(rule, body, ctx)
+    elif kind == RATE:
+        _rate(rule, body, ctx)
     names: set[str] = set()
     for expr in (rule.q, rule.clear):
         if expr is not None:
             names |= qlang.attribute_names(expr)
+    names |= {c.attribute for c in rule.compare} | {c.than for c in rule.compare}
+    if rule.attribute:
+        names.add(rule.attribute)
     rule.q_attrs = frozenset(names)
     return rule
+
+
+def _compare(raw: Any, ctx: ActiveContext) -> tuple[Compare, ...]:
+    """``compare``: conditions between two attributes of the entity, all of which hold."""
+    if raw is None:
+        return ()
+    items = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(items, list) or not items or len(items) > 10:
+        raise BadRequestData('"compare" must be one or a list of up to 10 comparisons')
+    found = []
+    for i, item in enumerate(items):
+        where = f"compare[{i}]"
+        if not isinstance(item, dict) or set(item) - {"attribute", "op", "than", "factor"}:
+            raise BadRequestData(
+                f'{where} is {{"attribute", "op", "than", "factor"?}}: attribute op factor × than'
+            )
+        attr, op, than = item.get("attribute"), item.get("op"), item.get("than")
+        if not isinstance(attr, str) or not attr or not isinstance(than, str) or not than:
+            raise BadRequestData(f'{where} needs "attribute" and "than" (attribute names)')
+        if op not in COMPARE_OPS:
+            raise BadRequestData(f"{where}.op must be one of {', '.join(COMPARE_OPS)}")
+        factor = item.get("factor", 1.0)
+        if not isinstance(factor, int | float) or isinstance(factor, bool) or factor != factor:
+            raise BadRequestData(f"{where}.factor must be a number")
+        found.append(Compare(ctx.expand(attr), op, ctx.expand(than), float(factor)))
+    return tuple(found)
+
+
+def _rate(rule: Rule, body: dict[str, Any], ctx: ActiveContext) -> None:
+    attr = body.get("attribute")
+    if not isinstance(attr, str) or not attr:
+        raise BadRequestData('a rate rule needs "attribute" (the attribute whose change counts)')
+    rule.attribute = ctx.expand(attr)
+    for name in ("rise", "fall"):
+        value = body.get(name)
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not value > 0
+        ):
+            raise BadRequestData(f'"{name}" must be a number above 0')
+        setattr(rule, name, None if value is None else float(value))
+    if rule.rise is None and rule.fall is None:
+        raise BadRequestData('a rate rule needs "rise" or "fall" (or both)')
+    if "within" not in body:
+        raise BadRequestData('a rate rule needs "within" (a duration like PT10M)')
+    rule.window_us = duration_us(body["within"], "within")
+    if rule.window_us <= 0:
+        raise BadRequestData('"within" must be longer than zero')
 
 
 def _composite(rule: Rule, body: dict[str, Any]) -> None:
