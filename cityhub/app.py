@@ -57,6 +57,7 @@ from cityhub.ops import routes as ops_routes
 from cityhub.ops.rules import install as install_rules
 from cityhub.ops.rules import routes as rule_routes
 from cityhub.ops.sop import install_sops
+from cityhub.services import catalog as service_catalog
 from cityhub.settings import Settings, check_settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
@@ -290,6 +291,7 @@ def create_app(settings: Settings) -> Starlette:
             *interwork.routes,
             *linked_routes.routes,
             *kpi_routes.routes,
+            *service_catalog.routes,
             *rule_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),

@@ -41,6 +41,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("/cityhub/v1/inbox", "events:read", "events:read"),
     ("/cityhub/v1/linked", "events:read", "linked:request"),
     ("/cityhub/v1/kpis", "events:read", "events:read"),
+    ("/cityhub/v1/services", "events:read", "events:write"),
     ("/cityhub/v1/users", "users:admin", "users:admin"),
     ("/cityhub/v1/roles", "users:admin", "users:admin"),
 )
