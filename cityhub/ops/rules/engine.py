@@ -16,6 +16,7 @@ one, else the time of the change.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,19 @@ class Plan:
         self.changed: dict[Key, State | None] = {}
         self.actions: list[Action] = []
         self.moved: set[tuple[str, str]] = set()  # (tenant, rule) whose summary changed
+        self._holding: dict[tuple[str, str], set[str]] | None = None
+
+    def rules_holding(self, tenant: str, row: str) -> set[str]:
+        """The rules with a row for ``row`` (an entity): loaded, or written in this step."""
+        if self._holding is None:
+            self._holding = {}
+            for t, rule_id, r in self.loaded:
+                self._holding.setdefault((t, r), set()).add(rule_id)
+        found = set(self._holding.get((tenant, row), ()))
+        for (t, rule_id, r), s in self.changed.items():
+            if t == tenant and r == row and s is not None:
+                found.add(rule_id)
+        return found
 
     def get(self, key: Key) -> State | None:
         if key in self.changed:
@@ -159,6 +173,94 @@ def dedupe_key(rule: Rule, key: str) -> str:
     return f"rule:{rule.id}" if key in (WHOLE, SUMMARY) else f"rule:{rule.id}:{key}"
 
 
+_UP, _DOWN = (">", ">="), ("<", "<=")
+
+
+class TypeIndex:
+    """The rules watching one entity type of a tenant, indexed so that a change reaches only
+    the rules it can move.
+
+    A threshold rule whose ``q`` is one comparison of a top-level attribute with a number
+    (``pm25>=75``) is *simple*: for a value ``v`` the simple rules that may hold are found by
+    bisecting their thresholds. Every other rule is evaluated on every change of the type.
+    The candidates are a superset; each is still evaluated in full."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.order = {id(r): n for n, r in enumerate(rules)}
+        self.always: list[Rule] = []
+        self.by_id = {r.id: r for r in rules}
+        # attribute -> (ascending thresholds and rules for > / >=, the same for < / <=)
+        self.up: dict[str, tuple[list[float], list[Rule]]] = {}
+        self.down: dict[str, tuple[list[float], list[Rule]]] = {}
+        pairs: dict[tuple[str, bool], list[tuple[float, int, Rule]]] = {}
+        for n, rule in enumerate(rules):
+            simple = _simple(rule)
+            if simple is None:
+                self.always.append(rule)
+                continue
+            attr, op, value = simple
+            pairs.setdefault((attr, op in _UP), []).append((value, n, rule))
+        for (attr, up), items in pairs.items():
+            items.sort(key=lambda x: (x[0], x[1]))
+            (self.up if up else self.down)[attr] = (
+                [x[0] for x in items],
+                [x[2] for x in items],
+            )
+
+    def candidates(self, change: Change, held: set[str]) -> list[Rule]:
+        found: dict[int, Rule] = {id(r): r for r in self.always}
+        for rule_id in held:
+            rule = self.by_id.get(rule_id)
+            if rule is not None:
+                found[id(rule)] = rule
+        if change.op != DELETE:
+            for attr in set(self.up) | set(self.down):
+                values = _numbers(change.entity, attr)
+                if values is None:  # not a plain number: every simple rule on it
+                    for table in (self.up, self.down):
+                        for rule in table.get(attr, ((), []))[1]:
+                            found[id(rule)] = rule
+                    continue
+                if not values:
+                    continue
+                if attr in self.up:  # v > t or v >= t: thresholds up to the largest value
+                    thresholds, rules = self.up[attr]
+                    for rule in rules[: bisect.bisect_right(thresholds, max(values))]:
+                        found[id(rule)] = rule
+                if attr in self.down:  # v < t or v <= t: thresholds from the smallest value
+                    thresholds, rules = self.down[attr]
+                    for rule in rules[bisect.bisect_left(thresholds, min(values)) :]:
+                        found[id(rule)] = rule
+        return sorted(found.values(), key=lambda r: self.order[id(r)])
+
+
+def _simple(rule: Rule) -> tuple[str, str, float] | None:
+    """(attribute, op, number) of a threshold rule whose condition is that one comparison."""
+    q = rule.q
+    if rule.kind != THRESHOLD or rule.compare or not isinstance(q, qlang.Compare):
+        return None
+    if q.path.sub or q.path.keys or q.op not in (*_UP, *_DOWN):
+        return None
+    value = q.value
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return q.path.attr, q.op, float(value)
+
+
+def _numbers(entity: Entity, attr: str) -> list[float] | None:
+    """The numeric values of an attribute's instances ([] when absent); None when one of
+    them is not a plain number (the index then gives way to full evaluation)."""
+    found: list[float] = []
+    for inst in entity.get("attrs", {}).get(attr) or []:
+        value = inst.get("value")
+        if isinstance(value, dict):
+            value = value.get("@value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        found.append(float(value))
+    return found
+
+
 class Engine:
     """The rules of every tenant (a snapshot) and the evaluation of changes and ticks."""
 
@@ -175,6 +277,7 @@ class Engine:
                     self.composites.setdefault(tenant, []).append(rule)
                 else:
                     self.by_type.setdefault((tenant, rule.entity_type), []).append(rule)
+        self.index = {k: TypeIndex(found) for k, found in self.by_type.items()}
 
     def rule(self, tenant: str, rule_id: str) -> Rule | None:
         return self.rules.get(tenant, {}).get(rule_id)
@@ -188,25 +291,39 @@ class Engine:
 
     # --- which rows a step needs ----------------------------------------------------------
 
+    def watches(self, change: Change) -> bool:
+        """Whether any enabled rule watches the type of the changed entity."""
+        return any((change.tenant, kind) in self.by_type for kind in change.entity.get("type", ()))
+
+    def candidates(self, change: Change, plan: Plan) -> list[Rule]:
+        """The rules a change can move: those whose condition the entity may meet now, and
+        those holding state for it (pending, active, counting); the rest would find their
+        condition false and nothing to end, so they are not evaluated at all."""
+        found: list[Rule] = []
+        held = plan.rules_holding(change.tenant, change.entity_id)
+        for kind in change.entity.get("type", ()):
+            index = self.index.get((change.tenant, kind))
+            if index is not None:
+                found.extend(index.candidates(change, held))
+        return found
+
+    # --- which rows a step needs ----------------------------------------------------------
+    # A step loads every rule's rows under the row keys it names (the rule part of a key is
+    # not looked at): the entities changed, and per tenant the rule-wide rows (WHOLE, the
+    # SUMMARY rows composites read). What is loaded tells which rules hold state.
+
     def keys_for_changes(self, changes: Iterable[Change]) -> set[Key]:
         keys: set[Key] = set()
         for change in changes:
-            for rule in self.concerned(change):
-                keys.add((rule.tenant, rule.id, _row_key(rule, change.entity_id)))
-        return self._with_summaries(keys)
+            keys.add((change.tenant, "", change.entity_id))
+            keys |= {(change.tenant, "", WHOLE), (change.tenant, "", SUMMARY)}
+        return keys
 
     def keys_for_tick(self, due: Iterable[Key]) -> set[Key]:
-        return self._with_summaries(set(due))
-
-    def _with_summaries(self, keys: set[Key]) -> set[Key]:
-        rules = {(t, r) for t, r, _ in keys}
-        out = keys | {(t, r, SUMMARY) for t, r in rules}
-        for tenant in {t for t, _ in rules}:
-            for comp in self.composites.get(tenant, ()):
-                if (tenant, comp.id) in rules or any((tenant, ref) in rules for ref in comp.refs):
-                    out |= {(tenant, comp.id, WHOLE), (tenant, comp.id, SUMMARY)}
-                    out |= {(tenant, ref, SUMMARY) for ref in comp.refs}
-        return out
+        keys = set(due)
+        for tenant in {k[0] for k in keys}:
+            keys |= {(tenant, "", WHOLE), (tenant, "", SUMMARY)}
+        return keys
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -214,7 +331,7 @@ class Engine:
         """Evaluate changes (in log order) against the rules watching them."""
         latest: dict[str, int] = {}
         for change in changes:
-            for rule in self.concerned(change):
+            for rule in self.candidates(change, plan):
                 at = _KINDS[rule.kind](self, rule, change, plan)
                 latest[rule.tenant] = max(latest.get(rule.tenant, at), at)
         for tenant, at in latest.items():

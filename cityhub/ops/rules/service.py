@@ -109,7 +109,7 @@ class RulesService:
         when no rule watches any of them."""
         engine = self.engine
         self._track_places(changes)
-        relevant = [c for c in changes if engine.concerned(c)]
+        relevant = [c for c in changes if engine.watches(c)]
         if not relevant:
             return False
         await self._load_places(engine, relevant)

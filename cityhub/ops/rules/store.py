@@ -199,8 +199,10 @@ class RuleStore:
     async def step(
         self, keys: Iterable[Key], work: Callable[[Plan], None], cursor: Cursor | None
     ) -> list[Action]:
-        """Load ``keys``, run ``work`` on them, write its plan (and move ``cursor``) in one
-        transaction; the plan's actions, stored and leased to the caller."""
+        """Load the state rows of every rule under the row keys of ``keys`` (their rule part
+        is not looked at: the engine finds the rules that hold state for an entity in what is
+        loaded), run ``work`` on them, write its plan (and move ``cursor``) in one transaction;
+        the plan's actions, stored and leased to the caller."""
         wanted = sorted(set(keys))
         lease = time.time() + LEASE_S
         st = self.storage
@@ -210,15 +212,12 @@ class RuleStore:
                 if cursor is not None:
                     st.advance(conn, *cursor)
                 loaded = {}
-                want = set(wanted)
                 for tenant, row_keys in _by_tenant(wanted).items():
                     for start in range(0, len(row_keys), _CHUNK):
                         chunk = row_keys[start : start + _CHUNK]
                         sql = _SELECT_KEYS.format(marks=",".join("?" * len(chunk)))
                         for rule_id, row_key, *rest in conn.execute(sql, [tenant, *chunk]):
-                            key = (tenant, rule_id, row_key)
-                            if key in want:
-                                loaded[key] = _state(tuple(rest))
+                            loaded[(tenant, rule_id, row_key)] = _state(tuple(rest))
                 plan = Plan(loaded)
                 work(plan)
                 for key, s in plan.changed.items():
@@ -236,16 +235,9 @@ class RuleStore:
         async with st.transaction() as conn:
             if cursor is not None:
                 await st.advance(conn, *cursor)
-            want = set(wanted)
             tenants = sorted({k[0] for k in wanted})
             rows = await conn.fetch(_PG_SELECT, tenants, sorted({k[2] for k in wanted}))
-            plan = Plan(
-                {
-                    (r[0], r[1], r[2]): _state(tuple(r)[3:])
-                    for r in rows
-                    if (r[0], r[1], r[2]) in want
-                }
-            )
+            plan = Plan({(r[0], r[1], r[2]): _state(tuple(r)[3:]) for r in rows})
             work(plan)
             gone = [k for k, s in plan.changed.items() if s is None]
             kept = [_row(k, s) for k, s in plan.changed.items() if s is not None]
