@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PORT   ?= 1026
 DATA   ?= ./cityhub-data
 
-.PHONY: setup setup-test demo serve test lint typecheck pytest bench docs audit clean
+.PHONY: setup setup-test demo serve test lint typecheck pytest bench docs audit clean web web-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,16 @@ setup: $(BIN)/python  ## install cityhub into .venv
 
 setup-test: $(BIN)/python  ## install cityhub with the test tools
 	$(BIN)/pip install --quiet -e '.[test]'
+	@# the dashboard's browser tests drive Debian's Chromium (Playwright downloads no browser)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "installing Chromium for the dashboard's browser tests (apt-get install chromium chromium-driver)…" >&2 \
+	  && apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	  || echo "no Chromium: the dashboard's browser tests will skip (under CI they fail)" >&2
+	@# the dashboard's own logic is tested with Node.js (node --test)
+	@command -v node >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "installing Node.js for the dashboard's tests (apt-get install nodejs)…" >&2 \
+	  && apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; } \
+	  || echo "no Node.js: make web-test cannot run" >&2
 
 demo: setup  ## install and start the hub on its embedded SQLite database
 	$(BIN)/cityhub serve --port $(PORT) --data-dir $(DATA)
@@ -34,7 +44,13 @@ pytest: setup-test  ## the test suite (SQLite and PostgreSQL)
 	bash scripts/ensure-mosquitto.sh
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint typecheck pytest  ## everything CI runs
+test: lint typecheck web-test pytest  ## everything CI runs
+
+web:  ## rebuild the dashboard (web/) into cityhub/web/static from package-lock.json
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+web-test: setup-test  ## the dashboard's pure logic (node --test; needs no npm install)
+	node --test web/test/
 
 bench: setup-test  ## benchmarks, printed as tables
 	$(BIN)/python bench/run.py

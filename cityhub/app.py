@@ -58,6 +58,17 @@ from cityhub.ops.rules import install as install_rules
 from cityhub.ops.rules import routes as rule_routes
 from cityhub.ops.sop import install_sops
 from cityhub.services import catalog as service_catalog
+from cityhub.services import crosswalk as crosswalk_service
+from cityhub.services import electrical as electrical_service
+from cityhub.services import facility as facility_service
+from cityhub.services.air import install as install_air
+from cityhub.services.air import routes as air_routes
+from cityhub.services.care import install as install_care
+from cityhub.services.care import routes as care_routes
+from cityhub.services.parking import enforcement_routes
+from cityhub.services.parking import routes as parking_routes
+from cityhub.services.parking.enforcement import install_enforcement
+from cityhub.services.parking.service import install_parking
 from cityhub.settings import Settings, check_settings
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
@@ -66,6 +77,8 @@ from cityhub.subscriptions import routes as subscription_routes
 from cityhub.subscriptions import service as subscriptions
 from cityhub.temporal import install as install_temporal
 from cityhub.temporal import routes as temporal_routes
+from cityhub.web import install as install_web
+from cityhub.web import routes as web_routes
 
 log = logging.getLogger("cityhub")
 
@@ -237,6 +250,13 @@ def create_app(settings: Settings) -> Starlette:
     install_ops(hub)
     install_rules(hub)  # after install_ops: rules raise events through it
     install_sops(hub)  # after install_ops: SOPs use its events and cameras
+    install_care(hub)  # after install_sops: its events start the 119 and vulnerable SOPs
+    facility_service.install(hub, temporal)  # after install_sops: grade drops are events
+    electrical_service.install(hub)  # after install_sops: it looks up SOP templates
+    install_enforcement(hub)  # after install_sops: its SMS gateway and events
+    install_air(hub, temporal)  # after install_ops: alerts are its events
+    install_parking(hub)
+    install_web(hub)
     hub.extras["iot"] = registry = IotStore(storage)
     hub.extras["ingest"] = ingest = Ingest(hub, registry, RejectedStore(storage))
     if settings.mqtt_url:
@@ -292,10 +312,19 @@ def create_app(settings: Settings) -> Starlette:
             *linked_routes.routes,
             *kpi_routes.routes,
             *service_catalog.routes,
+            *care_routes.routes,
+            *facility_service.routes,
+            *electrical_service.routes,
+            *crosswalk_service.routes,
+            *enforcement_routes.routes,
+            *air_routes.routes,
+            *parking_routes.routes,
             *rule_routes.routes,
             Route("/version", version, methods=["GET"]),
             Route("/cityhub/v1/status", status, methods=["GET"]),
             *openapi_routes.routes,
+            *web_routes.routes,
+            *web_routes.page_routes,  # last: the dashboard at / shadows nothing
         ],
         exception_handlers={
             NgsiError: _on_ngsi_error,

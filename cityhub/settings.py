@@ -248,6 +248,116 @@ SETTINGS: tuple[Setting, ...] = (
         "pilot measured the share of dispatches within 7 minutes).",
     ),
     Setting(
+        "parking_grace_minutes",
+        float,
+        5.0,
+        "Illegal-parking enforcement: minutes between the first and the second sighting of a "
+        "plate in the same zone that make a violation (at least; a zone's graceMinutes wins).",
+    ),
+    Setting(
+        "parking_case_expiry_minutes",
+        float,
+        30.0,
+        "Enforcement: a plate not seen in its zone for longer than this starts a new case (it "
+        "may have left and come back).",
+    ),
+    Setting(
+        "parking_same_spot_m",
+        float,
+        20.0,
+        "Enforcement: a second sighting farther than this from the first (in the same zone) "
+        "means the car moved; the case starts again from it.",
+    ),
+    Setting(
+        "parking_notice_immediate",
+        bool,
+        False,
+        "Enforcement: also send the SMS notice for violations in immediate-enforcement zones "
+        "(hydrant, crosswalk, bus stop, corner, ...), where one sighting is a violation.",
+    ),
+    Setting(
+        "parking_notice_lot_m",
+        float,
+        1000.0,
+        "Enforcement: the pre-notice names the nearest parking lot with free spaces within "
+        "this many metres.",
+    ),
+    Setting(
+        "parking_hydrant_m",
+        float,
+        5.0,
+        "Enforcement: metres around a fire hydrant or fire facility where parking is enforced "
+        "at once (Road Traffic Act: 5 m).",
+    ),
+    Setting(
+        "parking_bus_stop_m",
+        float,
+        10.0,
+        "Enforcement: metres around a bus-stop sign enforced at once (Road Traffic Act: 10 m).",
+    ),
+    Setting(
+        "parking_crosswalk_m",
+        float,
+        10.0,
+        "Enforcement: metres around a crosswalk or safety zone drawn as a point, enforced at "
+        "once (Road Traffic Act: 10 m).",
+    ),
+    Setting(
+        "parking_corner_m",
+        float,
+        5.0,
+        "Enforcement: metres around a road corner or intersection edge drawn as a point, "
+        "enforced at once (Road Traffic Act: 5 m).",
+    ),
+    Setting(
+        "parking_zone_features",
+        str,
+        "FireHydrant=hydrant,BusStop=busStop",
+        "Enforcement: entity types whose Point locations are immediate-enforcement zones, as "
+        "Type=category pairs (the category gives the distance); empty: only EnforcementZone "
+        "entities.",
+    ),
+    Setting(
+        "parking_fine_krw",
+        int,
+        40000,
+        "Enforcement: the fine of a violation, in won (passenger car).",
+    ),
+    Setting(
+        "parking_fine_fire_krw",
+        int,
+        80000,
+        "Enforcement: the fine by a fire hydrant or fire facility, in won.",
+    ),
+    Setting(
+        "parking_school_factor",
+        float,
+        3.0,
+        "Enforcement: the fine in a school zone (어린이보호구역) is the fine times this.",
+    ),
+    Setting(
+        "parking_event_categories",
+        str,
+        "hydrant,fireFacility",
+        "Enforcement: zone categories whose violations also raise a situation event for the "
+        "operations center (TRF0105); empty: none.",
+    ),
+    Setting(
+        "air_alert_basis",
+        str,
+        "mean",
+        "Fine-dust alerts (주의보/경보): a district's hourly PM value from its stations' hourly "
+        "averages: mean (their average) or max (the worst station: one station over the "
+        "threshold is enough).",
+    ),
+    Setting(
+        "air_pm_min_hours",
+        int,
+        12,
+        "Air quality: hours with PM values (of the last 24) a station needs for its 24-hour PM "
+        "average and so its PM sub-indices (1-24); with fewer, its CAI leaves PM out.",
+    ),
+    Setting(
         "forward_url",
         str,
         "",
@@ -271,6 +381,94 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         20,
         "Attempts to forward one event message before it is kept as a dead letter.",
+    ),
+    Setting(
+        "facility_alarm_grade",
+        str,
+        "C",
+        "Facility safety: a drop of a facility's data safety grade to this grade or worse "
+        "(B, C, D or E) raises a situation event; a rise above it clears the event.",
+    ),
+    Setting(
+        "care_119_agency",
+        str,
+        "fire119",
+        "Care alerts: the agency account (119 fire/EMS) that an elderly household's emergency "
+        "is filed for as a 119 linked-service request; the nearest cameras are shared with it.",
+    ),
+    Setting(
+        "care_missing_agency",
+        str,
+        "police112",
+        "Care alerts: the agency account the cameras near a missing child or dementia patient "
+        "are shared with when the center's staff file the report (an agency filing shares with "
+        "itself).",
+    ),
+    Setting(
+        "care_inactivity_hours",
+        float,
+        12.0,
+        "Care alerts: hours without any activity (motion, door) in an elderly household before "
+        "its emergency is filed; a household's inactivityHours wins.",
+    ),
+    Setting(
+        "care_night_hours",
+        str,
+        "",
+        "Care alerts: Seoul night hours not counted as inactivity, as HH-HH or HH:MM-HH:MM "
+        "(e.g. 22-07); empty: every hour counts. A household's nightHours wins.",
+    ),
+    Setting(
+        "care_temp_min",
+        float,
+        10.0,
+        "Care alerts: indoor temperature (°C) below which an elderly household is too cold.",
+    ),
+    Setting(
+        "care_temp_max",
+        float,
+        35.0,
+        "Care alerts: indoor temperature (°C) above which an elderly household is too hot.",
+    ),
+    Setting(
+        "care_temp_minutes",
+        float,
+        30.0,
+        "Care alerts: minutes an indoor temperature must stay out of range before it is an "
+        "emergency.",
+    ),
+    Setting(
+        "care_offroute_m",
+        float,
+        100.0,
+        "Safe way home: metres from the route beyond which a walker is off the route.",
+    ),
+    Setting(
+        "care_walk_grace_minutes",
+        float,
+        10.0,
+        "Safe way home: minutes after the expected arrival before a walk is overdue.",
+    ),
+    Setting(
+        "map_tile_url",
+        str,
+        "",
+        "Dashboard map: a raster tile URL template (https://tiles.example/{z}/{x}/{y}.png, or a "
+        "path on this host); its origin is allowed in the page's Content-Security-Policy. "
+        "Empty: no tiles, only the districts base layer shipped with cityhub (works offline).",
+    ),
+    Setting(
+        "map_tile_attribution",
+        str,
+        "",
+        "Dashboard map: the attribution text shown for those tiles (e.g. their licence).",
+    ),
+    Setting(
+        "map_districts",
+        str,
+        "",
+        "Dashboard map: a GeoJSON file of the city's districts (polygons with name and nameEn "
+        "properties), the map's base layer; empty: the demo city shipped with cityhub.",
     ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -325,10 +523,39 @@ class Settings:
     dispatch_parked_m: float = 15.0
     kpi_answer_target_s: float = 60.0
     kpi_dispatch_target_minutes: float = 7.0
+    parking_grace_minutes: float = 5.0
+    parking_case_expiry_minutes: float = 30.0
+    parking_same_spot_m: float = 20.0
+    parking_notice_immediate: bool = False
+    parking_notice_lot_m: float = 1000.0
+    parking_hydrant_m: float = 5.0
+    parking_bus_stop_m: float = 10.0
+    parking_crosswalk_m: float = 10.0
+    parking_corner_m: float = 5.0
+    parking_zone_features: str = "FireHydrant=hydrant,BusStop=busStop"
+    parking_fine_krw: int = 40000
+    parking_fine_fire_krw: int = 80000
+    parking_school_factor: float = 3.0
+    parking_event_categories: str = "hydrant,fireFacility"
+    air_alert_basis: str = "mean"
+    air_pm_min_hours: int = 12
     forward_url: str = ""
     forward_api_key: str = ""
     forward_send_code: str = "B0000000000"
     forward_max_attempts: int = 20
+    facility_alarm_grade: str = "C"
+    care_119_agency: str = "fire119"
+    care_missing_agency: str = "police112"
+    care_inactivity_hours: float = 12.0
+    care_night_hours: str = ""
+    care_temp_min: float = 10.0
+    care_temp_max: float = 35.0
+    care_temp_minutes: float = 30.0
+    care_offroute_m: float = 100.0
+    care_walk_grace_minutes: float = 10.0
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+    map_districts: str = ""
 
     @property
     def database_url(self) -> str:

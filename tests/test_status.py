@@ -19,7 +19,17 @@ async def test_status_shows_each_consumer_catching_up(settings: Settings) -> Non
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
         body = (await c.get("/cityhub/v1/status")).json()
         assert body["name"] == "cityhub" and body["changeLog"]["end"] == 0
-        assert set(body["consumers"]) == {"subscriptions", "temporal", "rules", "sops"}
+        assert set(body["consumers"]) == {
+            "subscriptions",
+            "temporal",
+            "rules",
+            "sops",
+            "parking",
+            "air",
+            "care",
+            "facility-grades",
+            "electrical-panels",
+        }
 
         await app.state.hub.feeds["temporal"].stop()  # history stops recording
         for n in range(3):

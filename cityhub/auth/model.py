@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, str] = {
     "events:read": "see situation events and their live feed",
     "events:write": "raise situation events and move them through their lifecycle",
     "linked:request": "file linked-service requests (112 / 119 / disaster / welfare agencies)",
+    "care:walk": "start and follow one's own safe walks home (the center's staff: every walk)",
     "users:admin": "manage users, roles, grants and API keys",
     "audit:read": "read, verify and export the audit log",
 }
@@ -40,17 +41,18 @@ ROLES: dict[str, frozenset[str]] = {
     "supervisor": frozenset(
         (*_READ, "entities:write", "subscriptions:read", "subscriptions:write", "iot:admin")
         + ("status:read", "audit:read", "events:read", "events:write", "linked:request")
+        + ("care:walk",)
     ),
     "operator": frozenset(
         (*_READ, "entities:write", "subscriptions:read", "subscriptions:write", "status:read")
-        + ("events:read", "events:write", "linked:request")
+        + ("events:read", "events:write", "linked:request", "care:walk")
     ),
     "agency": frozenset(
         (*_READ, "subscriptions:read", "subscriptions:write", "events:read", "linked:request")
     ),
     "provider": frozenset((*_READ, "entities:write", "history:write", "iot:send")),
     "consumer": frozenset((*_READ, "subscriptions:read", "subscriptions:write")),
-    "citizen": frozenset(("entities:read", "models:read")),
+    "citizen": frozenset(("entities:read", "models:read", "care:walk")),
     "auditor": frozenset(("audit:read", "status:read", "models:read")),
 }
 

@@ -41,7 +41,27 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("/cityhub/v1/inbox", "events:read", "events:read"),
     ("/cityhub/v1/linked", "events:read", "linked:request"),
     ("/cityhub/v1/kpis", "events:read", "events:read"),
+    ("/cityhub/v1/changes", "entities:read", "entities:read"),  # the map's live feed
     ("/cityhub/v1/services", "events:read", "events:write"),
+    # care: a citizen's own walks home; missing persons are reported like linked requests;
+    # households, their alerts and the care map are sensitive: the center's staff only
+    ("/cityhub/v1/care/walks", "care:walk", "care:walk"),
+    ("/cityhub/v1/care/missing", "events:read", "linked:request"),
+    ("/cityhub/v1/care", "events:write", "events:write"),
+    # facility reports and crosswalk stats are history; thresholds decide events
+    ("/cityhub/v1/facilities/thresholds", "entities:read", "events:write"),
+    ("/cityhub/v1/facilities/layer", "entities:read", "entities:read"),
+    ("/cityhub/v1/facilities/", "history:read", "history:read"),
+    ("/cityhub/v1/facilities", "entities:read", "entities:read"),
+    ("/cityhub/v1/electrical/thresholds", "entities:read", "events:write"),
+    ("/cityhub/v1/electrical", "entities:read", "entities:read"),
+    ("/cityhub/v1/crosswalks/stats", "history:read", "history:read"),
+    ("/cityhub/v1/crosswalks", "entities:read", "entities:read"),
+    ("/cityhub/v1/air", "entities:read", "entities:write"),  # air quality is public data
+    # drivers opt their phones in and out themselves (the route keeps each to their own)
+    ("/cityhub/v1/parking/enforcement/phones", "entities:read", "entities:read"),
+    ("/cityhub/v1/parking/enforcement", "events:read", "events:write"),
+    ("/cityhub/v1/parking", "entities:read", "entities:write"),  # drivers and owners too
     ("/cityhub/v1/users", "users:admin", "users:admin"),
     ("/cityhub/v1/roles", "users:admin", "users:admin"),
 )
@@ -61,8 +81,11 @@ PUBLIC = frozenset(
         "/linkHttp/recvRequest.json",
         "/iot/json",
         "/iot/d",
+        "/",  # the dashboard page: it holds no data, its data calls need a login
     )
 )
+#: path prefixes open to anyone: the dashboard's scripts, styles and base map
+PUBLIC_PREFIXES = ("/static/",)
 #: for any logged-in principal (what they do there is checked by the route)
 SIGNED_IN = ("/cityhub/v1/auth/", "/cityhub/v1/apikeys")
 
@@ -73,7 +96,7 @@ _QUERY_POSTS = ("/ngsi-ld/v1/entityOperations/query", "/ngsi-ld/v1/temporal/enti
 def required(method: str, path: str) -> str | None:
     """The permission ``method path`` needs; None when anyone may call it, ``""`` when any
     logged-in principal may."""
-    if path in PUBLIC:
+    if path in PUBLIC or path.startswith(PUBLIC_PREFIXES):
         return None
     if path.startswith(SIGNED_IN):
         return ""

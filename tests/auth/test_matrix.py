@@ -41,6 +41,7 @@ REQUESTS: dict[str, tuple[str, str, Any]] = {
     "audit:read": ("GET", "/cityhub/v1/audit", None),
     "events:read": ("GET", "/cityhub/v1/events", None),
     "events:write": ("POST", "/cityhub/v1/events", {"eventCode": "T1", "eventName": "test"}),
+    "care:walk": ("GET", "/cityhub/v1/care/walks", None),
     "linked:request": (
         "POST",
         "/cityhub/v1/linked/requests",
@@ -64,6 +65,7 @@ ALLOWED: dict[str, set[str]] = {
         "events:read",
         "events:write",
         "linked:request",
+        "care:walk",
     },
     "operator": {
         "entities:read",
@@ -76,6 +78,7 @@ ALLOWED: dict[str, set[str]] = {
         "events:read",
         "events:write",
         "linked:request",
+        "care:walk",
     },
     "agency": {
         "entities:read",
@@ -94,7 +97,7 @@ ALLOWED: dict[str, set[str]] = {
         "subscriptions:write",
         "models:read",
     },
-    "citizen": {"entities:read", "models:read"},
+    "citizen": {"entities:read", "models:read", "care:walk"},
     "auditor": {"audit:read", "status:read", "models:read"},
 }
 

@@ -36,6 +36,13 @@ CITY_TYPES = {
     "CCTVCamera",
     "StructuralHealthObserved",
     "CityEvent",
+    "District",
+    "ParkingViolation",
+    "EnforcementZone",
+    "Facility",
+    "ElectricalPanel",
+    "CrosswalkObserved",
+    "CareHousehold",
 }
 
 

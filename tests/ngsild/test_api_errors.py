@@ -420,7 +420,13 @@ async def test_bad_dataset_id_on_delete_is_400(
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/ngsi-ld/v1", "/ngsi-ld/v2/entities", f"{BASE}/entitiez", f"{BASE}/subscriptionz"],
+    [
+        "/nowhere",
+        "/ngsi-ld/v1",
+        "/ngsi-ld/v2/entities",
+        f"{BASE}/entitiez",
+        f"{BASE}/subscriptionz",
+    ],
 )
 async def test_unknown_path_is_404_resource_not_found(client: httpx.AsyncClient, path: str) -> None:
     resp = await client.get(path)

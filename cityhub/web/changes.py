@@ -1,0 +1,154 @@
+"""The live feed of entity changes for the dashboard's map: server-sent events.
+
+Like the event feed (:mod:`cityhub.ops.live`), each worker tails the change log from where it
+stood when it started (a live view needs no history), waking when a change is published in the
+worker or every half second for other workers' writes, and hands each change to the open
+streams that want its entity type. A stream that cannot keep up is told so and closed rather
+than holding memory; the client reloads and reconnects.
+
+A stream sees only its tenant and, for a principal limited to some entity types (a grant with
+``types``), only those types: the same rule the NGSI-LD API applies to reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from cityhub.bus import DELETE, Change, ChangeBus
+from cityhub.datamodels.model import short_name
+from cityhub.ops.live import key_values
+from cityhub.storage.base import Storage
+
+log = logging.getLogger(__name__)
+_QUEUE = 1000  # frames a slow stream may fall behind before it is closed
+_POLL_S = 0.5
+_KEEPALIVE_S = 15.0
+#: always sent with a trimmed entity (``attrs=``): the map needs to place it
+_ALWAYS = frozenset(("location",))
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFilter:
+    """What a stream wants: a tenant, entity types, attributes; and what it may see."""
+
+    tenant: str = ""
+    types: frozenset[str] | None = None  # short type names; None: every type
+    limit: frozenset[str] | None = None  # the principal's type limit; None: none
+    attrs: frozenset[str] | None = None  # short attribute names; None: the whole entity
+
+    def wants(self, tenant: str, types: frozenset[str]) -> bool:
+        """True when a change of an entity of these (short) types is for this stream."""
+        if tenant != self.tenant:
+            return False
+        if self.limit is not None and not types & self.limit:
+            return False
+        return self.types is None or bool(types & self.types)
+
+    def touched(self, change: Change) -> bool:
+        """Whether the change touched an attribute this stream shows (always for creates and
+        deletes, and when it shows every attribute)."""
+        if self.attrs is None or change.op != "update":
+            return True
+        wanted = self.attrs | _ALWAYS
+        return any(short_name(name) in wanted for name in change.prev)
+
+
+def frame(change: Change, attrs: frozenset[str] | None) -> bytes:
+    """One server-sent event for a change: ``event: change``, ``id:`` its log position, and
+    the entity (short names, values; only ``attrs`` and the location when given) with its
+    short ``type`` and ``op``."""
+    types = change.entity.get("type", [])
+    body: dict[str, Any] = {
+        "id": change.entity_id,
+        "type": short_name(types[0]) if types else None,
+        "op": "delete" if change.op == DELETE else change.op,
+    }
+    if change.op != DELETE:
+        values = key_values(change.entity)
+        values.pop("id", None)
+        if attrs is not None:
+            keep = attrs | _ALWAYS
+            values = {k: v for k, v in values.items() if k in keep}
+        body |= values
+    return b"event: change\nid: %d\ndata: %s\n\n" % (change.seq, orjson.dumps(body))
+
+
+class ChangeStreams:
+    """One tail of the change log per worker, fanned out to the open streams."""
+
+    def __init__(self, storage: Storage, bus: ChangeBus) -> None:
+        self.storage = storage
+        self._streams: dict[asyncio.Queue[bytes | None], ChangeFilter] = {}
+        self._wake = asyncio.Event()
+        self._cursor = 0
+        self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
+
+    @property
+    def open_streams(self) -> int:
+        """How many clients are listening in this worker."""
+        return len(self._streams)
+
+    async def run(self) -> None:
+        """Tail the log while the app serves (a background task)."""
+        self._cursor = await self.storage.log_end()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _POLL_S)
+            self._wake.clear()
+            try:
+                while True:
+                    page = await self.storage.changes(self._cursor, 500)
+                    if page.upto == self._cursor:
+                        break
+                    self._cursor = page.upto
+                    if self._streams:
+                        self.fan_out(page.changes)
+            except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
+                log.exception("live change feed: reading the change log failed")
+
+    def fan_out(self, changes: list[Change]) -> None:
+        """Hand each change to the streams that want it."""
+        for change in changes:
+            types = frozenset(short_name(t) for t in change.entity.get("type", []))
+            frames: dict[frozenset[str] | None, bytes] = {}  # one encoding per attrs choice
+            for queue, wanted in list(self._streams.items()):
+                if not wanted.wants(change.tenant, types) or not wanted.touched(change):
+                    continue
+                data = frames.get(wanted.attrs)
+                if data is None:
+                    data = frames[wanted.attrs] = frame(change, wanted.attrs)
+                if queue.qsize() >= _QUEUE - 1:  # too slow: say so and let it go
+                    self._streams.pop(queue, None)
+                    queue.put_nowait(b"event: overflow\ndata: {}\n\n")
+                    queue.put_nowait(None)
+                else:
+                    queue.put_nowait(data)
+
+    async def stream(self, wanted: ChangeFilter) -> AsyncIterator[bytes]:
+        """Frames for one client, until it goes away (or falls behind)."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUE)
+        self._streams[queue] = wanted
+        try:
+            yield b": cityhub live changes\nretry: 2000\n\n"
+            while True:
+                try:
+                    data = await asyncio.wait_for(queue.get(), _KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if data is None:
+                    return
+                yield data
+        finally:
+            self._streams.pop(queue, None)
+
+    def close(self) -> None:
+        """Stop listening to the bus."""
+        self._unsubscribe()
