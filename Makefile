@@ -27,10 +27,11 @@ setup-test: $(BIN)/python  ## install cityhub with the test tools
 	  && apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; } \
 	  || echo "no Node.js: make web-test cannot run" >&2
 
-demo: setup  ## install and start the hub on its embedded SQLite database
-	$(BIN)/cityhub serve --port $(PORT) --data-dir $(DATA)
+demo: setup  ## install and start the hub with the demo city on its embedded SQLite database
+	$(BIN)/cityhub demo --port $(PORT) --data-dir $(DATA)
 
-serve: demo
+serve: setup  ## install and start an empty hub on its embedded SQLite database
+	$(BIN)/cityhub serve --port $(PORT) --data-dir $(DATA)
 
 lint: setup-test  ## ruff lint + format check
 	$(BIN)/ruff check cityhub tests bench

@@ -70,6 +70,7 @@ from cityhub.services.parking import routes as parking_routes
 from cityhub.services.parking.enforcement import install_enforcement
 from cityhub.services.parking.service import install_parking
 from cityhub.settings import Settings, check_settings
+from cityhub.sim.demo import install as install_demo
 from cityhub.storage import storage_for
 from cityhub.storage.base import Storage
 from cityhub.subscriptions import deadletters
@@ -257,6 +258,7 @@ def create_app(settings: Settings) -> Starlette:
     install_air(hub, temporal)  # after install_ops: alerts are its events
     install_parking(hub)
     install_web(hub)
+    install_demo(hub)  # after the services: it sets them up in the demo city
     hub.extras["iot"] = registry = IotStore(storage)
     hub.extras["ingest"] = ingest = Ingest(hub, registry, RejectedStore(storage))
     if settings.mqtt_url:

@@ -103,6 +103,36 @@ def serve(config_file: str | None, **flags: Any) -> None:
     _run(settings, sock)
 
 
+@main.command()
+@click.option("--host", help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=int, help="HTTP port [1026].")
+@click.option("--data-dir", help="Directory for the embedded database [./cityhub-data].")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the demo city.")
+@click.option("--mqtt", "mqtt_url", help="MQTT broker to take device measures from.")
+def demo(seed: int, **flags: Any) -> None:
+    """Run the hub with the demo city: a Gwacheon-sized district with parking, air quality,
+    CCTV, hydrants, facilities, care households and roads, every city service set up, and
+    the dashboard at /. The city is written on the first start; later starts resume it."""
+    if seed == 0:
+        _fail("--seed must not be 0 (0 means no demo city)")
+        return
+    try:
+        settings = load_settings({**flags, "demo_seed": seed})
+        _check_data_dir(settings)
+        asyncio.run(_check_database(settings))
+        sock = _bind(settings.host, settings.port)
+    except ConfigError as err:
+        _fail(str(err))
+        return
+    click.echo(
+        f"cityhub demo city (seed {seed}): open http://{settings.host}:{settings.port}/ "
+        "and log in as admin (the password is shown below on the first start; "
+        "`cityhub user passwd admin` sets a new one). Ctrl-C stops; a second run resumes.",
+        err=True,
+    )
+    _run(settings, sock)
+
+
 def _run(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 

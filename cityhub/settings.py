@@ -358,6 +358,13 @@ SETTINGS: tuple[Setting, ...] = (
         "average and so its PM sub-indices (1-24); with fewer, its CAI leaves PM out.",
     ),
     Setting(
+        "demo_seed",
+        int,
+        0,
+        "Seed of the demo city written into the default tenant on the first start (0: none; "
+        "`cityhub demo` sets it).",
+    ),
+    Setting(
         "forward_url",
         str,
         "",
@@ -539,6 +546,7 @@ class Settings:
     parking_event_categories: str = "hydrant,fireFacility"
     air_alert_basis: str = "mean"
     air_pm_min_hours: int = 12
+    demo_seed: int = 0
     forward_url: str = ""
     forward_api_key: str = ""
     forward_send_code: str = "B0000000000"

@@ -20,9 +20,9 @@ from starlette.responses import Response
 
 from cityhub.audit.routes import record_request
 from cityhub.auth.middleware import principal_of
-from cityhub.errors import ResourceNotFound
+from cityhub.errors import AlreadyExists, ResourceNotFound
 from cityhub.ngsild.http import json_response, method_route, tenant_of
-from cityhub.ngsild.hub import hub_of
+from cityhub.ngsild.hub import Hub, hub_of
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,11 @@ def register(service: Service) -> Service:
     return service
 
 
-async def setup(request: Request) -> Response:
-    """POST /cityhub/v1/services/{id}/setup."""
-    service = SERVICES.get(request.path_params["id"])
-    if service is None:
-        raise ResourceNotFound(f"no city service {request.path_params['id']}")
-    hub, tenant = hub_of(request), tenant_of(request)
-    actor = principal_of(request).name
+async def install_defaults(
+    hub: Hub, tenant: str, service: Service, actor: str
+) -> tuple[list[str], list[str]]:
+    """Create the service's default rules and SOP templates the tenant lacks; (created,
+    kept) as ``rule:<id>`` / ``sop:<id>``. One created meanwhile by someone else is kept."""
     rules = hub.extras["rules"]
     templates = hub.extras["sops"].templates
     have = {r.id for r in await rules.list(tenant)}
@@ -77,7 +75,11 @@ async def setup(request: Request) -> Response:
         if doc["id"] in have:
             kept.append(f"rule:{doc['id']}")
             continue
-        await rules.create(tenant, dict(doc))
+        try:
+            await rules.create(tenant, dict(doc))
+        except AlreadyExists:
+            kept.append(f"rule:{doc['id']}")
+            continue
         created.append(f"rule:{doc['id']}")
     own = {t["id"] for t in await templates.every(tenant) if not t.get("builtin")}
     for doc in service.sops:
@@ -86,6 +88,16 @@ async def setup(request: Request) -> Response:
             continue
         await templates.put(tenant, dict(doc), actor)
         created.append(f"sop:{doc['id']}")
+    return created, kept
+
+
+async def setup(request: Request) -> Response:
+    """POST /cityhub/v1/services/{id}/setup."""
+    service = SERVICES.get(request.path_params["id"])
+    if service is None:
+        raise ResourceNotFound(f"no city service {request.path_params['id']}")
+    hub, tenant = hub_of(request), tenant_of(request)
+    created, kept = await install_defaults(hub, tenant, service, principal_of(request).name)
     await record_request(
         request, "service.setup", target=service.id, tenant=tenant, detail={"created": created}
     )
