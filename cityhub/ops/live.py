@@ -19,13 +19,12 @@ from typing import Any
 import orjson
 
 from cityhub.bus import DELETE, Change, ChangeBus
+from cityhub.bus.streams import Streams
 from cityhub.ops.events import SEVERITIES, TYPE
 from cityhub.storage.base import Storage
 
 log = logging.getLogger(__name__)
-_QUEUE = 1000  # changes a slow stream may fall behind before it is closed
 _POLL_S = 0.5
-_KEEPALIVE_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,7 @@ class LiveFeed:
     def __init__(self, storage: Storage, bus: ChangeBus) -> None:
         self.storage = storage
         self.bus = bus
-        self._streams: dict[asyncio.Queue[bytes | None], StreamFilter] = {}
+        self._streams: Streams[StreamFilter] = Streams()
         self._wake = asyncio.Event()
         self._cursor = 0
         self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
@@ -111,33 +110,13 @@ class LiveFeed:
                 "op": "delete" if change.op == DELETE else change.op
             }
             frame = b"event: cityevent\nid: %d\ndata: %s\n\n" % (change.seq, orjson.dumps(event))
-            for queue, wanted in list(self._streams.items()):
-                if not wanted.passes(change.tenant, event):
-                    continue
-                if queue.qsize() >= _QUEUE - 1:  # too slow: say so and let it go
-                    self._streams.pop(queue, None)
-                    queue.put_nowait(b"event: overflow\ndata: {}\n\n")
-                    queue.put_nowait(None)
-                else:
-                    queue.put_nowait(frame)
+            for queue, wanted in self._streams.items():
+                if wanted.passes(change.tenant, event):
+                    self._streams.offer(queue, frame)
 
-    async def stream(self, wanted: StreamFilter) -> AsyncIterator[bytes]:
+    def stream(self, wanted: StreamFilter) -> AsyncIterator[bytes]:
         """Frames for one client, until it goes away (or falls behind)."""
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUE)
-        self._streams[queue] = wanted
-        try:
-            yield b": cityhub live events\n\n"
-            while True:
-                try:
-                    frame = await asyncio.wait_for(queue.get(), _KEEPALIVE_S)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                if frame is None:
-                    return
-                yield frame
-        finally:
-            self._streams.pop(queue, None)
+        return self._streams.stream(wanted, b": cityhub live events\n\n")
 
     def close(self) -> None:
         """Stop listening to the bus."""

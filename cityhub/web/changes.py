@@ -22,14 +22,13 @@ from typing import Any
 import orjson
 
 from cityhub.bus import DELETE, Change, ChangeBus
+from cityhub.bus.streams import Streams
 from cityhub.datamodels.model import short_name
 from cityhub.ops.live import key_values
 from cityhub.storage.base import Storage
 
 log = logging.getLogger(__name__)
-_QUEUE = 1000  # frames a slow stream may fall behind before it is closed
 _POLL_S = 0.5
-_KEEPALIVE_S = 15.0
 #: always sent with a trimmed entity (``attrs=``): the map needs to place it
 _ALWAYS = frozenset(("location",))
 
@@ -85,7 +84,7 @@ class ChangeStreams:
 
     def __init__(self, storage: Storage, bus: ChangeBus) -> None:
         self.storage = storage
-        self._streams: dict[asyncio.Queue[bytes | None], ChangeFilter] = {}
+        self._streams: Streams[ChangeFilter] = Streams()
         self._wake = asyncio.Event()
         self._cursor = 0
         self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
@@ -118,36 +117,17 @@ class ChangeStreams:
         for change in changes:
             types = frozenset(short_name(t) for t in change.entity.get("type", []))
             frames: dict[frozenset[str] | None, bytes] = {}  # one encoding per attrs choice
-            for queue, wanted in list(self._streams.items()):
+            for queue, wanted in self._streams.items():
                 if not wanted.wants(change.tenant, types) or not wanted.touched(change):
                     continue
                 data = frames.get(wanted.attrs)
                 if data is None:
                     data = frames[wanted.attrs] = frame(change, wanted.attrs)
-                if queue.qsize() >= _QUEUE - 1:  # too slow: say so and let it go
-                    self._streams.pop(queue, None)
-                    queue.put_nowait(b"event: overflow\ndata: {}\n\n")
-                    queue.put_nowait(None)
-                else:
-                    queue.put_nowait(data)
+                self._streams.offer(queue, data)
 
-    async def stream(self, wanted: ChangeFilter) -> AsyncIterator[bytes]:
+    def stream(self, wanted: ChangeFilter) -> AsyncIterator[bytes]:
         """Frames for one client, until it goes away (or falls behind)."""
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUE)
-        self._streams[queue] = wanted
-        try:
-            yield b": cityhub live changes\nretry: 2000\n\n"
-            while True:
-                try:
-                    data = await asyncio.wait_for(queue.get(), _KEEPALIVE_S)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                if data is None:
-                    return
-                yield data
-        finally:
-            self._streams.pop(queue, None)
+        return self._streams.stream(wanted, b": cityhub live changes\nretry: 2000\n\n")
 
     def close(self) -> None:
         """Stop listening to the bus."""
