@@ -1,14 +1,21 @@
 """Server-sent-event streams fed from the change stream: the open streams with their filters,
 a bounded queue each, keep-alives, and closing a stream that cannot keep up rather than holding
-memory. The live event feed (cityhub/ops/live.py) and the map's change feed
-(cityhub/web/changes.py) decide what goes in; this module delivers it."""
+memory. :class:`LiveTail` tails the change log for them; the live event feed
+(cityhub/ops/live.py) and the map's change feed (cityhub/web/changes.py) decide what goes in,
+this module delivers it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
+from cityhub.bus import Change, ChangeBus
+from cityhub.storage.base import Storage
+
+log = logging.getLogger(__name__)
 F = TypeVar("F")
 QUEUE = 1000  # frames a slow stream may fall behind before it is closed
 KEEPALIVE_S = 15.0
@@ -54,3 +61,56 @@ class Streams(Generic[F]):
                 yield frame
         finally:
             self._open.pop(queue, None)
+
+
+class LiveTail(Generic[F]):
+    """One tail of the change log per worker, fanned out to its open streams.
+
+    It tails from where the log stood when the worker started (a live view needs no history),
+    waking when a change is published in the worker or every ``poll_s`` for other workers'
+    writes; :meth:`fan_out` (the subclass) decides which stream gets which frame."""
+
+    hello = b": cityhub live\n\n"  # the first frame of every stream
+
+    def __init__(self, storage: Storage, bus: ChangeBus, poll_s: float = 0.5) -> None:
+        self.storage = storage
+        self.poll_s = poll_s
+        self._streams: Streams[F] = Streams()
+        self._wake = asyncio.Event()
+        self._cursor = 0
+        self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
+
+    @property
+    def open_streams(self) -> int:
+        """How many clients are listening in this worker."""
+        return len(self._streams)
+
+    async def run(self) -> None:
+        """Tail the log while the app serves (a background task)."""
+        self._cursor = await self.storage.log_end()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+            try:
+                while True:
+                    page = await self.storage.changes(self._cursor, 500)
+                    if page.upto == self._cursor:
+                        break
+                    self._cursor = page.upto
+                    if self._streams:
+                        self.fan_out(page.changes)
+            except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
+                log.exception("%s: reading the change log failed", type(self).__name__)
+
+    def fan_out(self, changes: list[Change]) -> None:
+        """Offer each change to the streams that want it (``self._streams.offer``)."""
+        raise NotImplementedError
+
+    def stream(self, wanted: F) -> AsyncIterator[bytes]:
+        """Frames for one client, until it goes away (or falls behind)."""
+        return self._streams.stream(wanted, self.hello)
+
+    def close(self) -> None:
+        """Stop listening to the bus."""
+        self._unsubscribe()

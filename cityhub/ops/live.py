@@ -9,22 +9,17 @@ holding memory.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from cityhub.bus import DELETE, Change, ChangeBus
-from cityhub.bus.streams import Streams
+from cityhub.bus import DELETE, Change
+from cityhub.bus.streams import LiveTail
 from cityhub.ops.events import SEVERITIES, TYPE
-from cityhub.storage.base import Storage
 
 log = logging.getLogger(__name__)
-_POLL_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,36 +68,12 @@ def key_values(entity: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class LiveFeed:
-    """One tail of the change log per worker, fanned out to the open streams."""
+class LiveFeed(LiveTail[StreamFilter]):
+    """The tail of the change log, fanned out to the event streams."""
 
-    def __init__(self, storage: Storage, bus: ChangeBus) -> None:
-        self.storage = storage
-        self.bus = bus
-        self._streams: Streams[StreamFilter] = Streams()
-        self._wake = asyncio.Event()
-        self._cursor = 0
-        self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
+    hello = b": cityhub live events\n\n"
 
-    async def run(self) -> None:
-        """Tail the log while the app serves (a background task)."""
-        self._cursor = await self.storage.log_end()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _POLL_S)
-            self._wake.clear()
-            try:
-                while True:
-                    page = await self.storage.changes(self._cursor, 500)
-                    if page.upto == self._cursor:
-                        break
-                    self._cursor = page.upto
-                    if self._streams:
-                        self._fan_out(page.changes)
-            except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
-                log.exception("live event feed: reading the change log failed")
-
-    def _fan_out(self, changes: list[Change]) -> None:
+    def fan_out(self, changes: list[Change]) -> None:
         for change in changes:
             if not any(t.endswith(f"/{TYPE}") for t in change.entity.get("type", [])):
                 continue
@@ -113,11 +84,3 @@ class LiveFeed:
             for queue, wanted in self._streams.items():
                 if wanted.passes(change.tenant, event):
                     self._streams.offer(queue, frame)
-
-    def stream(self, wanted: StreamFilter) -> AsyncIterator[bytes]:
-        """Frames for one client, until it goes away (or falls behind)."""
-        return self._streams.stream(wanted, b": cityhub live events\n\n")
-
-    def close(self) -> None:
-        """Stop listening to the bus."""
-        self._unsubscribe()

@@ -12,23 +12,18 @@ A stream sees only its tenant and, for a principal limited to some entity types 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from cityhub.bus import DELETE, Change, ChangeBus
-from cityhub.bus.streams import Streams
+from cityhub.bus import DELETE, Change
+from cityhub.bus.streams import LiveTail
 from cityhub.datamodels.model import short_name
 from cityhub.ops.live import key_values
-from cityhub.storage.base import Storage
 
 log = logging.getLogger(__name__)
-_POLL_S = 0.5
 #: always sent with a trimmed entity (``attrs=``): the map needs to place it
 _ALWAYS = frozenset(("location",))
 
@@ -79,38 +74,10 @@ def frame(change: Change, attrs: frozenset[str] | None) -> bytes:
     return b"event: change\nid: %d\ndata: %s\n\n" % (change.seq, orjson.dumps(body))
 
 
-class ChangeStreams:
-    """One tail of the change log per worker, fanned out to the open streams."""
+class ChangeStreams(LiveTail[ChangeFilter]):
+    """The tail of the change log, fanned out to the map's change streams."""
 
-    def __init__(self, storage: Storage, bus: ChangeBus) -> None:
-        self.storage = storage
-        self._streams: Streams[ChangeFilter] = Streams()
-        self._wake = asyncio.Event()
-        self._cursor = 0
-        self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
-
-    @property
-    def open_streams(self) -> int:
-        """How many clients are listening in this worker."""
-        return len(self._streams)
-
-    async def run(self) -> None:
-        """Tail the log while the app serves (a background task)."""
-        self._cursor = await self.storage.log_end()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _POLL_S)
-            self._wake.clear()
-            try:
-                while True:
-                    page = await self.storage.changes(self._cursor, 500)
-                    if page.upto == self._cursor:
-                        break
-                    self._cursor = page.upto
-                    if self._streams:
-                        self.fan_out(page.changes)
-            except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
-                log.exception("live change feed: reading the change log failed")
+    hello = b": cityhub live changes\nretry: 2000\n\n"
 
     def fan_out(self, changes: list[Change]) -> None:
         """Hand each change to the streams that want it."""
@@ -124,11 +91,3 @@ class ChangeStreams:
                 if data is None:
                     data = frames[wanted.attrs] = frame(change, wanted.attrs)
                 self._streams.offer(queue, data)
-
-    def stream(self, wanted: ChangeFilter) -> AsyncIterator[bytes]:
-        """Frames for one client, until it goes away (or falls behind)."""
-        return self._streams.stream(wanted, b": cityhub live changes\nretry: 2000\n\n")
-
-    def close(self) -> None:
-        """Stop listening to the bus."""
-        self._unsubscribe()
