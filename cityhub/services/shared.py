@@ -81,6 +81,23 @@ def feature(entity_id: str, geometry: Any, properties: dict[str, Any]) -> dict[s
     return {"type": "Feature", "id": entity_id, "geometry": geometry, "properties": properties}
 
 
+def graded_layer(
+    rows: list[dict[str, Any]], grade: str, colors: dict[str, str], ungraded: str
+) -> dict[str, Any]:
+    """A map layer: a GeoJSON FeatureCollection of rows (each with ``id`` and ``location``,
+    taken out of the properties), coloured by the row's ``grade`` and anchored at a point."""
+    features = []
+    for row in rows:
+        geometry = row.pop("location")
+        row["color"] = colors.get(row[grade], ungraded)
+        point = anchor(geometry)
+        row["anchor"] = list(point) if point else None
+        found = feature(row.pop("id"), geometry, row)
+        if found is not None:
+            features.append(found)
+    return {"type": "FeatureCollection", "features": features}
+
+
 def parse_moment(name: str, text: str) -> datetime:
     """A date-time with ``Z`` or an offset, or a plain date (midnight in Seoul), in UTC."""
     text = text.strip()

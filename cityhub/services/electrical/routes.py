@@ -22,7 +22,7 @@ from cityhub.ngsild.http import GEO_JSON, json_response, method_route, read_json
 from cityhub.ngsild.hub import hub_of
 from cityhub.services.electrical.grading import CAUTION, DANGER, NORMAL, RECOVERING
 from cityhub.services.electrical.service import PANEL, ElectricalService
-from cityhub.services.shared import anchor, attributes, entities_of, feature
+from cityhub.services.shared import attributes, entities_of, graded_layer
 
 BASE = "/cityhub/v1/electrical"
 STATES = (DANGER, CAUTION, RECOVERING, NORMAL)  # worst first
@@ -82,16 +82,8 @@ async def list_panels(request: Request) -> Response:
 
 async def layer(request: Request) -> Response:
     """GET /cityhub/v1/electrical/layer."""
-    features = []
-    for row in await _panels(request):
-        geometry = row.pop("location")
-        row["color"] = COLORS.get(row["anomalyGrade"], UNGRADED)
-        point = anchor(geometry)
-        row["anchor"] = list(point) if point else None
-        found = feature(row.pop("id"), geometry, row)
-        if found is not None:
-            features.append(found)
-    return json_response({"type": "FeatureCollection", "features": features}, mt=GEO_JSON)
+    found = graded_layer(await _panels(request), "anomalyGrade", COLORS, UNGRADED)
+    return json_response(found, mt=GEO_JSON)
 
 
 async def get_thresholds(request: Request) -> Response:

@@ -26,7 +26,7 @@ from cityhub.ngsild.hub import hub_of
 from cityhub.services.facility.grading import GRADES
 from cityhub.services.facility.report import report
 from cityhub.services.facility.service import FACILITY, FacilityService
-from cityhub.services.shared import anchor, entities_of, feature, values, window
+from cityhub.services.shared import entities_of, graded_layer, values, window
 
 BASE = "/cityhub/v1/facilities"
 #: map colours by grade (green → red), grey for a facility not graded yet
@@ -90,16 +90,8 @@ async def list_facilities(request: Request) -> Response:
 
 async def layer(request: Request) -> Response:
     """GET /cityhub/v1/facilities/layer."""
-    features = []
-    for row in await _facilities(request):
-        geometry = row.pop("location")
-        row["color"] = COLORS.get(row["safetyGrade"], UNGRADED)
-        point = anchor(geometry)
-        row["anchor"] = list(point) if point else None
-        found = feature(row.pop("id"), geometry, row)
-        if found is not None:
-            features.append(found)
-    return json_response({"type": "FeatureCollection", "features": features}, mt=GEO_JSON)
+    found = graded_layer(await _facilities(request), "safetyGrade", COLORS, UNGRADED)
+    return json_response(found, mt=GEO_JSON)
 
 
 async def facility_report(request: Request) -> Response:
