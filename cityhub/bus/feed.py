@@ -65,9 +65,14 @@ class ChangeFeed:
 
     def _on_changes(self, changes: Sequence[Change]) -> None:
         if len(self._recent) < _MEMORY_LIMIT:
+            recent = self._recent
             for change in changes:
-                if change.seq > self.cursor:
-                    bisect.insort(self._recent, change, key=lambda c: c.seq)
+                if change.seq <= self.cursor:
+                    continue
+                if not recent or recent[-1].seq < change.seq:
+                    recent.append(change)  # the usual case: published in log order
+                else:
+                    bisect.insort(recent, change, key=lambda c: c.seq)
         self._wake.set()
 
     def wake(self) -> None:

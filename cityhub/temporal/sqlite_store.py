@@ -34,13 +34,10 @@ _UPSERT_ENTITY = (
 )
 _UPSERT_SERIES = (
     "INSERT INTO temporal_series (tenant, entity_id, attr, dataset, kind) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (tenant, entity_id, attr, dataset) DO UPDATE SET kind = excluded.kind "
-    "RETURNING sid"
+    "ON CONFLICT (tenant, entity_id, attr, dataset) DO UPDATE SET kind = excluded.kind"
 )
-_FIND_SERIES = (
-    "SELECT sid, kind FROM temporal_series "
-    "WHERE tenant = ? AND entity_id = ? AND attr = ? AND dataset = ?"
-)
+_FIND_SERIES = "SELECT sid, entity_id, attr, dataset, kind FROM temporal_series WHERE tenant = ?"
+_LOOKUP_SLICE = 500  # entity ids per series look-up
 # an instance is written once: written again (the same id and time), it changes nothing
 _INSERT_INSTANCE = "INSERT OR IGNORE INTO temporal_instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ROLLUP_ADD = ROLLUP_ADD.format(  # SQLite's min(a, b) is NULL when either is
@@ -70,13 +67,39 @@ def _per_series(
     return run
 
 
-def _series(conn: sqlite3.Connection, key: tuple[str, str, str, str], kind: str) -> int:
-    """The sid of a series, created if new: looked up first, since most writes add to an
-    existing series and an upsert would rewrite its row every time."""
-    found = conn.execute(_FIND_SERIES, key).fetchone()
-    if found is not None and found[1] == kind:
-        return int(found[0])
-    return int(conn.execute(_UPSERT_SERIES, (*key, kind)).fetchone()[0])
+_SeriesKey = tuple[str, str, str, str]  # tenant, entity id, attribute, datasetId
+
+
+def _series_ids(conn: sqlite3.Connection, kinds: dict[_SeriesKey, str]) -> dict[_SeriesKey, int]:
+    """The sids of the series of a batch, created where new: the series of its entities are
+    read in bulk first (most writes add to existing series, and an upsert would rewrite their
+    rows every time); the new ones (or those whose attribute type changed) are upserted in
+    bulk and read back."""
+    sids = _find_series(conn, kinds)
+    new = [(*key, kind) for key, kind in kinds.items() if key not in sids]
+    if new:
+        conn.executemany(_UPSERT_SERIES, new)
+        sids.update(_find_series(conn, {key: kinds[key] for key in (row[:4] for row in new)}))
+    return sids
+
+
+def _find_series(conn: sqlite3.Connection, kinds: dict[_SeriesKey, str]) -> dict[_SeriesKey, int]:
+    """The stored series among ``kinds`` (with the same attribute type), read per entity."""
+    by_tenant: dict[str, set[str]] = {}
+    for tenant, entity_id, _, _ in kinds:
+        by_tenant.setdefault(tenant, set()).add(entity_id)
+    sids: dict[_SeriesKey, int] = {}
+    for tenant, ids in by_tenant.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _LOOKUP_SLICE):
+            chunk = ordered[start : start + _LOOKUP_SLICE]
+            for sid, entity_id, attr, dataset, kind in conn.execute(
+                f"{_FIND_SERIES} AND entity_id IN ({_marks(chunk)})", (tenant, *chunk)
+            ):
+                key = (tenant, entity_id, attr, dataset)
+                if kinds.get(key) == kind:
+                    sids[key] = sid
+    return sids
 
 
 def _rebuild(conn: sqlite3.Connection, sid: int, first: int, end: int) -> None:
@@ -116,16 +139,14 @@ class SQLiteTemporalStore:
                     for tenant, e in batch.entities
                 ],
             )
-            sids: dict[tuple[str, str, str, str], int] = {}
+            sids = _series_ids(
+                conn, {(t, r.entity_id, r.attr, r.dataset): r.kind for t, r in batch.instances}
+            )
             rows = []
             for tenant, r in batch.instances:
-                key = (tenant, r.entity_id, r.attr, r.dataset)
-                sid = sids.get(key)
-                if sid is None:
-                    sid = sids[key] = _series(conn, key, r.kind)
                 rows.append(
                     (
-                        sid,
+                        sids[(tenant, r.entity_id, r.attr, r.dataset)],
                         r.observed,
                         r.instance_id,
                         r.modified,
