@@ -41,6 +41,7 @@ _RULES: tuple[tuple[str, str, str], ...] = (
     ("/cityhub/v1/inbox", "events:read", "events:read"),
     ("/cityhub/v1/linked", "events:read", "linked:request"),
     ("/cityhub/v1/kpis", "events:read", "events:read"),
+    ("/cityhub/v1/devices", "events:read", "events:read"),  # silent sensors (a KPI)
     ("/cityhub/v1/changes", "entities:read", "entities:read"),  # the map's live feed
     ("/cityhub/v1/services", "events:read", "events:write"),
     # care: a citizen's own walks home; missing persons are reported like linked requests;

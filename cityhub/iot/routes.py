@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from cityhub.errors import BadRequestData, ResourceNotFound, UnsupportedMediaType
 from cityhub.iot import measures
+from cityhub.iot.health import silent_devices
 from cityhub.iot.ingest import JSON, NGSI_LD, UL, Ingest, Message, upsert
 from cityhub.iot.model import (
     DEFAULT_RESOURCE,
@@ -38,6 +39,7 @@ from cityhub.ngsild.http import (
 from cityhub.ngsild.hub import hub_of
 
 _MAX_PAGE = 1000
+_MAX_SILENCE_S = 366 * 86400
 ENTITY_RESOURCE = "/iot/entities"
 
 
@@ -182,6 +184,24 @@ async def delete_device(request: Request) -> Response:
     if not await _store(request).delete_device(_tenant(request), device_id):
         raise ResourceNotFound(f"no device {device_id}")
     return Response(status_code=204)
+
+
+async def silent(request: Request) -> Response:
+    """GET /cityhub/v1/devices/silent[?after=3600&limit=100]: the tenant's provisioned devices
+    whose entity has not changed for ``after`` seconds, longest silent first."""
+    after = parse_int(request, "after", 3600, minimum=1)
+    if after > _MAX_SILENCE_S:
+        raise BadRequestData(f"after must be at most {_MAX_SILENCE_S} (a year, in seconds)")
+    limit = parse_int(request, "limit", 100, minimum=0)
+    total, found = await silent_devices(hub_of(request), _store(request), tenant_of(request), after)
+    return json_response(
+        {
+            "devices": total,
+            "silent": len(found),
+            "after_s": after,
+            "silentDevices": [s.json() for s in found[:limit]],
+        }
+    )
 
 
 async def _device(request: Request, tenant: str) -> dict[str, Any]:
@@ -374,4 +394,5 @@ routes = [
     method_route("/iot/dead-letters/counts", GET=rejected_counts),
     method_route("/iot/dead-letters/{ident}", GET=get_rejected, DELETE=discard_rejected),
     method_route("/iot/dead-letters/{ident}/replay", POST=replay_rejected),
+    method_route("/cityhub/v1/devices/silent", GET=silent),
 ]
