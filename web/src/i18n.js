@@ -2,8 +2,11 @@
 // {n}; a key missing in English falls back to Korean, then to the key itself.
 import ko from './i18n/ko.json';
 import en from './i18n/en.json';
+import adminKo from './i18n/admin.ko.json';
+import adminEn from './i18n/admin.en.json';
 
-const DICTS = { ko, en };
+// the admin pages keep their strings in dictionaries of their own
+const DICTS = { ko: { ...ko, ...adminKo }, en: { ...en, ...adminEn } };
 export const LANGS = ['ko', 'en'];
 const listeners = new Set();
 let lang = LANGS.includes(localStorage.getItem('cityhub.lang')) ? localStorage.getItem('cityhub.lang') : 'ko';

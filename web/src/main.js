@@ -10,10 +10,12 @@ import { LANGS, getLang, onLang, relabelStatic, setLang, t } from './i18n.js';
 import { CityMap } from './map/map.js';
 import { EventStore } from './store.js';
 import { AuditPage } from './views/audit.js';
+import { ADMIN, adminPage, canAdmin } from './views/admin/index.js';
 import { Board } from './views/board.js';
 import { EventPage } from './views/event.js';
 import { KpiTiles } from './views/kpis.js';
 import { loginView } from './views/login.js';
+import { MayorPanel } from './views/mayor.js';
 
 performance.mark('cityhub:start');
 const config = JSON.parse(document.querySelector('meta[name="cityhub-config"]')?.content || '{}');
@@ -52,6 +54,8 @@ class App {
     this.parts = [];
     this.page?.stop?.();
     this.page = null;
+    this.mayor?.stop();
+    this.mayor = null;
     this.map = null;
     this.store = null;
     clearInterval(this.clock);
@@ -91,8 +95,9 @@ class App {
     this.alertRegion = h('div', { class: 'alerts', id: 'alerts', 'aria-live': 'assertive' });
     this.kpiEl = h('section', { class: 'kpis', 'aria-label': t('kpi.title') });
     const mapPane = h('section', { class: 'map-pane', 'aria-label': t('map.label') });
-    const boardPane = h('section', { class: 'board-pane', 'aria-labelledby': 'board-title' });
-    this.opsEl = h('div', { class: 'ops', id: 'ops' }, this.kpiEl, h('div', { class: 'ops-body' }, mapPane, boardPane));
+    this.boardPane = h('section', { class: 'board-pane', 'aria-labelledby': 'board-title' });
+    this.mayorPane = h('section', { class: 'mayor-pane', 'aria-labelledby': 'mayor-title', hidden: true });
+    this.opsEl = h('div', { class: 'ops', id: 'ops' }, this.kpiEl, h('div', { class: 'ops-body' }, mapPane, this.boardPane, this.mayorPane));
     this.pageEl = h('div', { class: 'page', id: 'page', hidden: true });
     fill(this.root, this.header, this.alertRegion, h('main', { id: 'main', tabindex: '-1' }, this.opsEl, this.pageEl));
     this.renderHeader();
@@ -102,7 +107,7 @@ class App {
     this.store = new EventStore({ onCritical: (event) => this.alerts.critical(event) });
     this.kpis = new KpiTiles(this.kpiEl);
     this.map = new CityMap(mapPane, config, { onOpenEvent: (id) => this.openEvent(id) });
-    this.board = new Board(boardPane, this.store, { onShowOnMap: (id) => this.showOnMap(id) });
+    this.board = new Board(this.boardPane, this.store, { onShowOnMap: (id) => this.showOnMap(id) });
     this.parts = [this.store, this.kpis, this.map, this.board, this.alerts];
     this.store.subscribe(() => {
       this.map?.setEvents(this.store.list());
@@ -118,14 +123,16 @@ class App {
     requestAnimationFrame(() => requestAnimationFrame(() => {
       performance.mark('cityhub:first-meaningful-paint');
       document.body.dataset.ready = '1';
+      this.kpis?.startCity();
     }));
   }
 
   renderHeader() {
     if (!this.header || !this.user) return;
-    const nav = [['#/', t('nav.ops')]];
+    const nav = [['#/', t('nav.ops')], ['#/mayor', t('nav.mayor')], ['#/charts', t('nav.charts')]];
     if (this.canAudit()) nav.push(['#/audit', t('nav.audit')]);
-    const here = location.hash.startsWith('#/audit') ? '#/audit' : '#/';
+    if (canAdmin(this.user)) nav.push([ADMIN, t('nav.admin')]);
+    const here = nav.map(([href]) => href).filter((href) => href !== '#/' && location.hash.startsWith(href))[0] || '#/';
     fill(this.header,
       h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '◆'), ' cityhub ', h('span', null, t('app.center'))),
       h('nav', { 'aria-label': t('nav.label') }, nav.map(([href, text]) => h('a', { href, 'aria-current': href === here ? 'page' : null }, text))),
@@ -156,15 +163,22 @@ class App {
     this.page?.stop?.();
     this.page = null;
     const hash = decodeURIComponent(location.hash || '#/');
-    const ops = !hash.startsWith('#/events/') && !hash.startsWith('#/audit');
+    const mayor = hash.startsWith('#/mayor');
+    const ops = mayor || !['#/events/', '#/audit', '#/charts', ADMIN].some((p) => hash.startsWith(p));
     this.opsEl.hidden = !ops;
     this.pageEl.hidden = ops;
+    this.showMayor(ops && mayor);
     if (ops) {
       this.map?.invalidate();
+    } else if (hash.startsWith('#/charts')) {
+      this.page = chartsPage(this.pageEl, hash);
     } else if (hash.startsWith('#/events/')) {
       this.page = new EventPage(this.pageEl, hash.slice('#/events/'.length), {
         store: this.store, onShowOnMap: (id) => this.showOnMap(id),
       });
+      this.page.load();
+    } else if (hash.startsWith(ADMIN)) {
+      this.page = adminPage(this.pageEl, hash, this.user);
       this.page.load();
     } else {
       this.page = new AuditPage(this.pageEl);
@@ -175,14 +189,40 @@ class App {
     if (moved && !ops) window.scrollTo(0, 0);
   }
 
+  /** The mayor's view: the map with the city's figures in place of the KPI tiles and board. */
+  showMayor(on) {
+    this.opsEl.classList.toggle('mayor', on);
+    this.boardPane.hidden = on;
+    this.mayorPane.hidden = !on;
+    if (on && !this.mayor) {
+      this.mayor = new MayorPanel(this.mayorPane, this.store, { onOpenEvent: (id) => this.openEvent(id) });
+      this.mayor.load();
+    } else if (!on && this.mayor) {
+      this.mayor.stop();
+      this.mayor = null;
+    }
+  }
+
   openEvent(id) {
     location.hash = `#/events/${encodeURIComponent(id)}`;
   }
 
   showOnMap(id) {
-    if (location.hash.startsWith('#/events/') || location.hash.startsWith('#/audit')) location.hash = '#/';
+    if (location.hash.length > 2) location.hash = '#/';
     setTimeout(() => this.map?.focus(id), 0);
   }
+}
+
+/** The charts page, loaded on first use (its chart library stays out of the first paint). */
+function chartsPage(root, hash) {
+  let page = null;
+  let stopped = false;
+  import('./views/charts.js').then(({ ChartsPage }) => {
+    if (stopped) return;
+    page = new ChartsPage(root, hash);
+    page.load();
+  });
+  return { stop() { stopped = true; page?.stop(); } };
 }
 
 const app = new App(document.getElementById('app'));

@@ -5,6 +5,7 @@
 // through the change stream (/cityhub/v1/changes/stream); events come from the board's store.
 import L from './leaflet.js';
 import { allEntities, api } from '../api.js';
+import { chartHash } from '../chartdata.js';
 import { fill, h } from '../dom.js';
 import { fmtTime, num } from '../format.js';
 import { getLang, onLang, t, tv } from '../i18n.js';
@@ -361,6 +362,7 @@ export class CityMap {
       body.push(h('p', { class: 'spark-label' }, t('map.recent', { attr: t(`attr.${def.spark}`) })));
       body.push(this.history === null ? h('p', { class: 'muted' }, t('loading'))
         : this.history.length ? sparkline(this.history, { label: t(`attr.${def.spark}`) }) : h('p', { class: 'muted' }, t('map.noHistory')));
+      body.push(h('a', { class: 'chart-link', href: chartHash({ series: [{ entity: entity.id, attr: def.spark }], range: '24h' }) }, t('map.chart')));
     }
     if (def.type === 'CityEvent' && this.onOpenEvent) {
       body.push(h('button', { type: 'button', class: 'primary', onclick: () => this.onOpenEvent(entity.id) }, t('event.open')));

@@ -1,5 +1,7 @@
-// KPI tiles from GET /cityhub/v1/kpis (the last 24 hours), with a CSV export.
+// KPI tiles from GET /cityhub/v1/kpis (the last 24 hours), with a CSV export, and the city's
+// state from its services: parking occupancy, the worst air-quality district, sensors offline.
 import { api, headers } from '../api.js';
+import { cityFigures } from '../cityfigures.js';
 import { fill, h } from '../dom.js';
 import { duration, num, percent } from '../format.js';
 import { onLang, t } from '../i18n.js';
@@ -22,6 +24,13 @@ export class KpiTiles {
     this.unLang();
   }
 
+  /** From now on with the city's figures too (they take the services longer to compute, so
+   * the page asks for them once the board and map are drawn). */
+  startCity() {
+    this.withCity = true;
+    this.load();
+  }
+
   /** Load again shortly (events changed): several changes make one request. */
   refreshSoon() {
     clearTimeout(this.soon);
@@ -29,12 +38,14 @@ export class KpiTiles {
   }
 
   async load() {
+    const city = this.withCity ? cityFigures() : null;
     try {
       this.data = await api('/cityhub/v1/kpis');
       this.error = null;
     } catch (err) {
       this.error = err;
     }
+    if (city) this.city = await city;
     this.render();
   }
 
@@ -54,6 +65,7 @@ export class KpiTiles {
       ['linked', requests ? percent(answered / requests) : '–', t('kpi.linkedHint', { n: requests }), ''],
       ['dispatch', percent(k.dispatch119?.shareWithinTarget), t('kpi.dispatchHint', { m: num(k.dispatch119?.targetMinutes, 0) }), ''],
       ['grants', num(grants, 0), t('kpi.grantsHint'), ''],
+      ...cityTiles(this.city),
     ];
   }
 
@@ -82,4 +94,22 @@ export class KpiTiles {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
+}
+
+/** Tiles of the city's state ([id, value, hint, tone]); a figure not known shows a dash. */
+export function cityTiles(city) {
+  const parking = city?.parking;
+  const air = city?.air;
+  const sensors = city?.sensors;
+  return [
+    ['parking', parking ? percent(parking.occupancy) : '–',
+      parking ? t('kpi.parkingHint', { free: num(parking.available, 0), total: num(parking.total, 0) }) : t('kpi.noData'),
+      parking && parking.occupancy >= 0.9 ? 'bad' : parking && parking.occupancy >= 0.7 ? 'warn' : ''],
+    ['air', air ? air.name : '–',
+      air ? t('kpi.airHint', { grade: t(`cai.${air.caiGrade}`), cai: num(air.airQualityIndex, 0) }) : t('kpi.noData'),
+      air && air.caiGrade >= 4 ? 'bad' : air && air.caiGrade >= 3 ? 'warn' : ''],
+    ['sensors', sensors ? num(sensors.silent, 0) : '–',
+      sensors ? t('kpi.sensorsHint', { n: num(sensors.devices, 0), h: num(sensors.after_s / 3600, 1) }) : t('kpi.noData'),
+      sensors && sensors.silent > 0 ? 'warn' : ''],
+  ];
 }
