@@ -170,3 +170,10 @@ def test_the_mayors_view(page: Any, city: dict[str, Any]) -> None:  # noqa: F811
     page.get_by_role("button", name="English").click()
     page.get_by_role("link", name="Mayor").click()
     expect(pane.locator("h2")).to_have_text("Mayor's view — the city now")
+    # on a 4K video wall the figures grow with the screen and nothing spills sideways
+    small = pane.locator('[data-figure="open"] .tile-value').bounding_box()
+    page.set_viewport_size({"width": 3840, "height": 2160})
+    expect(pane).to_be_visible()
+    big = pane.locator('[data-figure="open"] .tile-value').bounding_box()
+    assert small and big and big["height"] >= 1.6 * small["height"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

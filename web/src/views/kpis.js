@@ -60,7 +60,7 @@ export class KpiTiles {
       ['open', num(k.events.open, 0), t('kpi.openHint'), k.events.open > 0 ? 'warn' : ''],
       ['critical', num(k.events.bySeverity?.critical ?? 0, 0), t('kpi.criticalHint'), (k.events.bySeverity?.critical ?? 0) > 0 ? 'bad' : ''],
       ['total', num(k.events.total, 0), t('kpi.totalHint'), ''],
-      ['ack', duration(k.timeToAcknowledge?.median_s), t('kpi.ackHint', { n: k.timeToAcknowledge?.count ?? 0 }), ''],
+      ['ack', duration(k.timeToAcknowledge?.mean_s), t('kpi.ackHint', { m: duration(k.timeToAcknowledge?.median_s), n: k.timeToAcknowledge?.count ?? 0 }), ''],
       ['close', duration(k.timeToClose?.median_s), t('kpi.closeHint', { n: k.timeToClose?.count ?? 0 }), ''],
       ['linked', requests ? percent(answered / requests) : '–', t('kpi.linkedHint', { n: requests }), ''],
       ['dispatch', percent(k.dispatch119?.shareWithinTarget), t('kpi.dispatchHint', { m: num(k.dispatch119?.targetMinutes, 0) }), ''],
