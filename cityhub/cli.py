@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
+import hashlib
 import logging
 import os
 import socket
@@ -20,6 +22,8 @@ from cityhub.importer.command import import_command
 from cityhub.iot.cli import iot
 from cityhub.settings import Settings, load_settings, settings_markdown
 from cityhub.sim.cli import agency
+from cityhub.sim.scenarios import scenario
+from cityhub.sim.simulate import simulate
 
 
 def _fail(message: str) -> None:
@@ -108,11 +112,28 @@ def serve(config_file: str | None, **flags: Any) -> None:
 @click.option("--port", type=int, help="HTTP port [1026].")
 @click.option("--data-dir", help="Directory for the embedded database [./cityhub-data].")
 @click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the demo city.")
-@click.option("--mqtt", "mqtt_url", help="MQTT broker to take device measures from.")
-def demo(seed: int, **flags: Any) -> None:
+@click.option(
+    "--mqtt",
+    "mqtt_url",
+    help="MQTT broker for device measures [mqtt://127.0.0.1:1883 when it answers, else one "
+    "started for the demo].",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Speed of the simulated sensors' clock (60: a simulated day in 24 minutes).",
+)
+@click.option("--no-simulate", is_flag=True, help="Do not run the sensor simulator.")
+def demo(seed: int, mqtt_url: str | None, speed: float, no_simulate: bool, **flags: Any) -> None:
     """Run the hub with the demo city: a Gwacheon-sized district with parking, air quality,
     CCTV, hydrants, facilities, care households and roads, every city service set up, and
-    the dashboard at /. The city is written on the first start; later starts resume it."""
+    the dashboard at /. The city is written on the first start; later starts resume it.
+    Device measures come in over MQTT (Mosquitto when it answers, else a broker started for
+    the demo) from the simulator of the city's sensors (see docs/simulator.md)."""
+    from cityhub.sim.companion import Companion
+
     if seed == 0:
         _fail("--seed must not be 0 (0 means no demo city)")
         return
@@ -124,13 +145,48 @@ def demo(seed: int, **flags: Any) -> None:
     except ConfigError as err:
         _fail(str(err))
         return
+    if settings.workers > 1 and not no_simulate:  # it starts in the server's process
+        click.echo("cityhub demo: the simulator runs with one worker only: not started", err=True)
+        no_simulate = True
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.host, settings.host)
+    companion = Companion(
+        mqtt_url=mqtt_url or settings.mqtt_url or None,
+        hub_url=f"http://{host}:{settings.port}",
+        seed=seed,
+        simulate=not no_simulate,
+        speed=speed,
+    )
+    try:
+        broker = companion.start()
+    except ValueError as err:
+        sock.close()
+        _fail(f"--mqtt: {err}")
+        return
+    settings = dataclasses.replace(
+        settings, mqtt_url=broker.url, mqtt_client_id=_demo_client_id(settings)
+    )
     click.echo(
         f"cityhub demo city (seed {seed}): open http://{settings.host}:{settings.port}/ "
         "and log in as admin (the password is shown below on the first start; "
         "`cityhub user passwd admin` sets a new one). Ctrl-C stops; a second run resumes.",
         err=True,
     )
-    _run(settings, sock)
+    click.echo(f"cityhub demo: {broker.describe()}", err=True)
+    if not no_simulate:
+        click.echo(f"cityhub demo: simulating the city's sensors at x{speed:g}", err=True)
+    try:
+        _run(settings, sock)
+    finally:
+        companion.stop()
+
+
+def _demo_client_id(settings: Settings) -> str:
+    """The demo's MQTT client id: one per data directory (two demos on one broker would
+    take each other's session), unless configured."""
+    if settings.mqtt_client_id != "cityhub-ingest":
+        return settings.mqtt_client_id
+    where = str(Path(settings.data_dir).expanduser().resolve())
+    return "cityhub-demo-" + hashlib.sha1(where.encode()).hexdigest()[:10]
 
 
 def _run(settings: Settings, sock: socket.socket) -> None:
@@ -206,6 +262,8 @@ def show_settings(markdown: bool, config_file: str | None) -> None:
 
 main.add_command(iot)
 main.add_command(agency)
+main.add_command(simulate)
+main.add_command(scenario)
 main.add_command(import_command)
 main.add_command(user)
 

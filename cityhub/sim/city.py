@@ -20,6 +20,7 @@ Facility                     50  retaining walls, bridges, old buildings, with a
 CareHousehold               200  elderly-alone households (a code, no names) with a motion sensor
 CrosswalkObserved            45
 EnforcementZone              20  hydrant, bus-stop and crosswalk zones
+FloodMonitoring               1  a river level gauge on 양재천 by one lot, marked ``riverside``
 ========================  =====  =============================================================
 
 Coordinates are made up (plausible, not surveyed); nothing here describes real people.
@@ -48,6 +49,7 @@ COUNTS = {
     "CareHousehold": 200,
     "CrosswalkObserved": 45,
     "EnforcementZone": 20,
+    "FloodMonitoring": 1,
 }
 _GRID_DEG = 0.003  # street spacing: about 330 m north-south, 265 m east-west
 _STREETS = ["중앙로", "별양로", "관문로", "과천대로", "문원로", "갈현로", "부림로", "새술막길"]
@@ -134,6 +136,8 @@ def generate(seed: int = 2026) -> list[dict[str, Any]]:
     out.extend(_facilities(rng, places))
     out.extend(_households(rng, places))
     out.extend(_crosswalks(rng, places))
+    # later additions draw from their own generator, so the entities above stay where they are
+    out.extend(_river(random.Random(seed * 7919 + 1), base["features"], out))
     return out
 
 
@@ -361,3 +365,30 @@ def _crosswalks(rng: random.Random, places: _Places) -> Iterator[dict[str, Any]]
             "areaServed": _prop(did),
             "location": _point(lon, lat),
         }
+
+
+def _river(
+    rng: random.Random, features: list[dict[str, Any]], city: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """A river level gauge on 양재천, next to one public lot that becomes a riverside lot
+    (``riverside``: the lot drivers must leave when the river rises)."""
+    places = _Places(rng, features)
+    lots = [e for e in city if e["type"] == "OffStreetParking"]
+    lot = lots[rng.randrange(len(lots))]
+    lot["name"] = _prop("양재천 둔치 공영주차장")
+    lot["riverside"] = _prop(True)
+    lon, lat = lot["location"]["value"]["coordinates"]
+    while True:
+        glon, glat = places.near(lon, lat, 120)
+        if places.city.contains(Point(glon, glat)):
+            break
+    yield {
+        "id": _id("FloodMonitoring", 1),
+        "type": "FloodMonitoring",
+        "name": _prop("양재천 수위계 1"),
+        "currentLevel": _prop(round(rng.uniform(0.6, 1.2), 2), unitCode="MTR"),
+        "referenceLevel": _prop(6.0, unitCode="MTR"),
+        "alertLevel": _prop(3.5, unitCode="MTR"),
+        "dangerLevel": _prop(4.5, unitCode="MTR"),
+        "location": _point(glon, glat),
+    }

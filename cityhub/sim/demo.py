@@ -6,24 +6,42 @@ demo`` sets it): on start the hub checks for the demo city in the default tenant
 is not there yet, writes it in batches and sets the services up. A second start finds it and
 resumes with what the city holds by then. Several workers may start at once: the writes are
 upserts and the set-up keeps what exists, so the city comes out the same.
+
+The city's sensors are provisioned in the ingest gateway on every start (those missing only,
+:mod:`cityhub.sim.devices`), so measures sent with the demo API keys update the demo entities.
+Then the callbacks in :data:`on_ready` are told: ``cityhub demo`` starts its simulator (in the
+same process) from there, with an API key of :func:`simulator_key` for the bus cameras.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
-from cityhub.errors import NonexistentTenant, ResourceNotFound
+from cityhub.auth.model import Grant
+from cityhub.auth.store import APIKEY, AuthStore, new_password
+from cityhub.errors import AlreadyExists, NonexistentTenant, ResourceNotFound
 from cityhub.ngsild import models
 from cityhub.ngsild.batch import upsert_mutation
 from cityhub.ngsild.hub import Hub
 from cityhub.services.catalog import SERVICES, install_defaults
 from cityhub.sim.city import generate
+from cityhub.sim.devices import provision
 
 log = logging.getLogger(__name__)
 TENANT = ""
 MARK = "urn:ngsi-ld:District:demo-jungang"  # written first: the city is there when it is
 _BATCH = 500
+#: the account of the demo's bus enforcement cameras (their sightings need events:write)
+CAMERAS_USER = "demo-bus-cameras"
+CAMERAS_ROLE = "demo-camera"
+_KEY_LABEL = "cityhub demo simulator"
+#: told (in the hub's event loop) once the demo city is seeded and its devices provisioned
+on_ready: list[Callable[[Hub], Any]] = []
 
 
 async def seeded(hub: Hub) -> bool:
@@ -36,12 +54,18 @@ async def seeded(hub: Hub) -> bool:
 
 
 async def seed(hub: Hub, seed: int) -> int:
-    """Write the demo city of ``seed`` and set every service up; how many entities were
-    written (0 when it was there already)."""
-    if await seeded(hub):
-        return 0
+    """Write the demo city of ``seed`` and set every service up, and provision its sensors in
+    the ingest gateway; how many entities were written (0 when it was there already)."""
+    city = await asyncio.to_thread(generate, seed)  # a second of work: not on the event loop
+    written = 0 if await seeded(hub) else await _write(hub, seed, city)
+    groups, devices = await provision(hub, TENANT, city)
+    if groups or devices:
+        log.info("demo city: %d service groups and %d devices provisioned", groups, devices)
+    return written
+
+
+async def _write(hub: Hub, seed: int, city: list[dict[str, Any]]) -> int:
     started = time.monotonic()
-    city = generate(seed)
     ctx = hub.contexts.core
     for start in range(0, len(city), _BATCH):
         chunk = [
@@ -78,3 +102,27 @@ async def _seed_logged(hub: Hub, value: int) -> None:
         await seed(hub, value)
     except Exception:  # noqa: BLE001 - the hub keeps serving; the log says why
         log.exception("seeding the demo city failed")
+        return
+    for tell in on_ready:
+        tell(hub)
+
+
+async def simulator_key(hub: Hub) -> str:
+    """A fresh API key of the demo's bus cameras (``demo-bus-cameras``, role ``demo-camera``:
+    ``events:write`` in the default tenant), its earlier keys revoked; "" with access control
+    off."""
+    if hub.settings.auth != "on":
+        return ""
+    auth: AuthStore = hub.extras["auth"]
+    if CAMERAS_ROLE not in await auth.roles():
+        await auth.put_role(CAMERAS_ROLE, ["events:write"], "cityhub demo: bus enforcement cameras")
+    try:
+        await auth.user(CAMERAS_USER)
+    except ResourceNotFound:
+        with contextlib.suppress(AlreadyExists):  # another start made it meanwhile
+            await auth.create_user(CAMERAS_USER, new_password(), [Grant(CAMERAS_ROLE, TENANT)])
+    for old in await auth.tokens(CAMERAS_USER):
+        if old.label == _KEY_LABEL:
+            await auth.revoke(old.id, user=CAMERAS_USER)
+    secret, _ = await auth.issue(CAMERAS_USER, APIKEY, _KEY_LABEL, None)
+    return secret

@@ -43,6 +43,7 @@ CITY_TYPES = {
     "ElectricalPanel",
     "CrosswalkObserved",
     "CareHousehold",
+    "FloodMonitoring",
 }
 
 

@@ -22,6 +22,7 @@ from cityhub.errors import NgsiError
 from cityhub.ngsild.hub import Hub
 from cityhub.services.catalog import Service, register
 from cityhub.services.parking.enforcement_defaults import ENFORCEMENT_RULES, ENFORCEMENT_SOPS
+from cityhub.services.parking.flood_defaults import FLOOD_RULES, FLOOD_SOPS
 from cityhub.services.parking.occupancy import recount, touched_lots
 from cityhub.services.parking.sharing import SharingService
 
@@ -127,17 +128,18 @@ SERVICE = register(
         title="Smart parking",
         description=(
             "Lots and spots with occupancy from sensors, the nearest lot with free spaces, "
-            "occupancy forecasts, shared parking with bookings, and illegal-parking "
-            "enforcement."
+            "occupancy forecasts, shared parking with bookings, illegal-parking "
+            "enforcement, and riverside lots cleared when the river rises."
         ),
-        rules=(LOT_FULL, *ENFORCEMENT_RULES),
-        sops=(LOT_FULL_SOP, *ENFORCEMENT_SOPS),
+        rules=(LOT_FULL, *ENFORCEMENT_RULES, *FLOOD_RULES),
+        sops=(LOT_FULL_SOP, *ENFORCEMENT_SOPS, *FLOOD_SOPS),
         models=(
             "OffStreetParking",
             "OnStreetParking",
             "ParkingSpot",
             "EnforcementZone",
             "ParkingViolation",
+            "FloodMonitoring",
         ),
         layers=("/cityhub/v1/parking/layer",),
     )
