@@ -109,6 +109,29 @@ def _ok(out: subprocess.CompletedProcess[str]) -> str:
     return out.stdout
 
 
+def test_the_city_is_alive(demo: DemoHub) -> None:
+    """The demo's simulator feeds the city's devices: spots and stations change through the
+    ingest gateway while the hub runs, and its provisioned sensors report."""
+
+    def stamps(kind: str) -> dict[str, str]:
+        found = demo.get("/ngsi-ld/v1/entities", type=kind, limit=1000, options="sysAttrs")
+        return {e["id"]: e["modifiedAt"] for e in found}
+
+    before = {kind: stamps(kind) for kind in ("ParkingSpot", "AirQualityObserved")}
+    deadline = time.monotonic() + 60
+    changed: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        for kind, was in before.items():
+            now = stamps(kind)
+            changed[kind] = sum(1 for i, at in now.items() if was.get(i) not in (None, at))
+        if all(changed.values()):
+            break
+    assert all(changed.values()), changed
+    devices = demo.get("/cityhub/v1/devices/silent", after=3600, limit=0)
+    assert devices["devices"] > 900 and devices["silent"] < devices["devices"]
+
+
 def test_fire(demo: DemoHub) -> None:
     before = {r["id"] for r in demo.get("/cityhub/v1/linked/requests", service="119-dispatch")}
     out = _ok(demo.scenario("fire"))
