@@ -138,7 +138,12 @@ def demo(seed: int, mqtt_url: str | None, speed: float, no_simulate: bool, **fla
         _fail("--seed must not be 0 (0 means no demo city)")
         return
     try:
-        settings = load_settings({**flags, "demo_seed": seed})
+        demo_flags: dict[str, Any] = {**flags, "demo_seed": seed}
+        if not os.environ.get("CITYHUB_PARKING_NOTICE_IMMEDIATE"):
+            # the demo city texts drivers in hydrant zones too, as the bus cameras' two passes
+            # leave them time to move (a city's choice; the environment says otherwise)
+            demo_flags["parking_notice_immediate"] = True
+        settings = load_settings(demo_flags)
         _check_data_dir(settings)
         asyncio.run(_check_database(settings))
         sock = _bind(settings.host, settings.port)

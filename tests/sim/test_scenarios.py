@@ -271,7 +271,7 @@ def test_hydrant_parking(demo: DemoHub) -> None:
     cases = demo.get("/cityhub/v1/parking/enforcement/cases", plate=plate.group(1))
     violations = [c for c in cases if c.get("violation")]
     assert len(violations) == 1 and violations[0]["zone"]["category"] == "hydrant"
-    assert violations[0]["notice"]["status"] in ("sent", "off")
+    assert violations[0]["notice"]["status"] == "sent"  # the demo city texts in hydrant zones
     violation = demo.get(
         f"/ngsi-ld/v1/entities/{violations[0]['violation']['id']}", options="keyValues"
     )
@@ -280,23 +280,25 @@ def test_hydrant_parking(demo: DemoHub) -> None:
     mine = [e for e in new if e.get("refRelatedEntity") == violation["id"]]
     assert mine and mine[0]["sop"]["template"] == "parking-hydrant"
     assert mine[0]["id"] in demo.inbox("fire119")
-    assert "pre-notice" in out  # sent, or why none is due in this zone
+    assert "SMS pre-notice sent to 010-****-" in out, out
+    lines = (demo.data / "sms.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    wanted = f"{plate.group(1)} 차량이 단속구역 1(즉시 단속 구역)에서 단속되었습니다"
+    assert any(wanted in t for t in texts), texts
 
 
-def test_hydrant_parking_where_the_city_notifies_immediate_zones(tmp_path: Path) -> None:
-    """A city that sends the SMS in immediate zones too (parking_notice_immediate): the
-    first bus pass is the violation and the driver's phone gets the notice at once."""
-    hub = DemoHub(tmp_path / "data", CITYHUB_PARKING_NOTICE_IMMEDIATE="true")
+def test_hydrant_parking_where_the_city_does_not_notify_immediate_zones(tmp_path: Path) -> None:
+    """A city that sends no SMS in immediate zones (parking_notice_immediate off): the first
+    bus pass is the violation, no notice goes out, and the scenario says why."""
+    hub = DemoHub(tmp_path / "data", CITYHUB_PARKING_NOTICE_IMMEDIATE="false")
     try:
         out = _ok(hub.scenario("hydrant-parking"))
         plate = re.search(r"\]\s+(\S+) stops in", out)
-        assert plate and "SMS pre-notice sent to 010-****-" in out, out
+        assert plate and "no SMS pre-notice: an immediate zone" in out, out
         cases = hub.get("/cityhub/v1/parking/enforcement/cases", plate=plate.group(1))
-        assert [c["notice"]["status"] for c in cases if c.get("violation")] == ["sent"]
-        lines = (tmp_path / "data" / "sms.jsonl").read_text(encoding="utf-8").splitlines()
-        texts = [json.loads(line)["text"] for line in lines]
-        wanted = f"{plate.group(1)} 차량이 단속구역 1(즉시 단속 구역)에서 단속되었습니다"
-        assert any(wanted in t for t in texts), texts
+        assert [c["notice"]["status"] for c in cases if c.get("violation")] == ["off"]
+        sms = tmp_path / "data" / "sms.jsonl"
+        assert not sms.exists() or plate.group(1) not in sms.read_text(encoding="utf-8")
     finally:
         hub.stop()
 
