@@ -2,8 +2,9 @@
 endpoints devices post to (``/iot/json`` for JSON, ``/iot/d`` for UltraLight 2.0).
 
 Tenancy follows the IoT Agent convention: the ``fiware-service`` header names the tenant (the
-``NGSILD-Tenant`` header works too) and ``fiware-servicepath`` (default ``/``) scopes groups
-and devices. Errors are NGSI-LD ProblemDetails like the rest of the API.
+``NGSILD-Tenant`` header works too; both naming different tenants is refused) and
+``fiware-servicepath`` (default ``/``) scopes groups and devices. Errors are NGSI-LD
+ProblemDetails like the rest of the API.
 """
 
 from __future__ import annotations
@@ -50,7 +51,14 @@ def _store(request: Request) -> IotStore:
 
 def _tenant(request: Request) -> str:
     service = request.headers.get("fiware-service")
-    return check_tenant(service) if service is not None else tenant_of(request)
+    if service is None:
+        return tenant_of(request)
+    tenant = check_tenant(service)
+    # access is checked in the tenant NGSILD-Tenant names (fiware-service only without it):
+    # acting in another one would let a user of one tenant reach another's devices
+    if request.headers.get("ngsild-tenant", "").strip() and tenant_of(request) != tenant:
+        raise BadRequestData("the NGSILD-Tenant and fiware-service headers name different tenants")
+    return tenant
 
 
 def _path(request: Request) -> str:
