@@ -28,8 +28,8 @@ from cityhub.auth.model import ALL_TENANTS, ANONYMOUS, SYSTEM, Principal
 from cityhub.auth.oidc import OidcVerifier
 from cityhub.auth.policy import ANY, GLOBAL, SCOPES, TENANT, is_entity_read, required
 from cityhub.auth.store import APIKEY, LOGIN, AuthStore, token_hash
-from cityhub.errors import Forbidden, NgsiError, Unauthenticated
-from cityhub.ngsild.http import problem_response
+from cityhub.errors import BadRequestData, Forbidden, NgsiError, Unauthenticated
+from cityhub.ngsild.http import problem_response, tenant_in
 
 SESSION_COOKIE = "cityhub_session"
 CSRF_COOKIE = "cityhub_csrf"
@@ -106,7 +106,6 @@ class AuthGate:
                 await self._record(scope, principal, f"admin.{family}", status)
 
     async def _record(self, scope: Scope, principal: Principal, action: str, status: int) -> None:
-        headers = _headers(scope)
         client = scope.get("client")
         if self.audit is None:
             return
@@ -114,7 +113,7 @@ class AuthGate:
             principal.name,
             action,
             target=scope["path"],
-            tenant=_tenant(headers),
+            tenant=_named_tenant(scope),
             outcome="ok" if status < 400 else "denied",
             detail={"method": scope["method"], "status": status},
             ip=client[0] if client else "",
@@ -142,7 +141,7 @@ class AuthGate:
             if any(principal.access(g.tenant).allows(needed) for g in principal.grants):
                 return principal, None
             raise Forbidden(f"{principal.name} may not {_what(needed)}")
-        tenant = ALL_TENANTS if scope_of == GLOBAL else _tenant(headers)
+        tenant = ALL_TENANTS if scope_of == GLOBAL else tenant_in(scope["headers"])
         access = principal.access(tenant)
         if not access.allows(needed):
             if scope_of == GLOBAL:
@@ -198,6 +197,14 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+def _named_tenant(scope: Scope) -> str:
+    """The request's tenant for the audit log (as given, when it is not a valid one)."""
+    try:
+        return tenant_in(scope["headers"])
+    except BadRequestData:
+        return "(invalid)"
+
+
 def _bearer(headers: dict[str, str]) -> str | None:
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
@@ -211,10 +218,6 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - a malformed cookie header is no credential
         return {}
     return {k: m.value for k, m in jar.items()}
-
-
-def _tenant(headers: dict[str, str]) -> str:
-    return headers.get("ngsild-tenant") or headers.get("fiware-service") or ""
 
 
 def _what(permission: str) -> str:

@@ -30,7 +30,6 @@ from cityhub.iot.store import IotStore, Rejected
 from cityhub.ngsild.batch import batch_response, parse_batch, upsert_mutation
 from cityhub.ngsild.context import parse_link_header
 from cityhub.ngsild.http import (
-    check_tenant,
     json_response,
     method_route,
     parse_int,
@@ -50,15 +49,9 @@ def _store(request: Request) -> IotStore:
 
 
 def _tenant(request: Request) -> str:
-    service = request.headers.get("fiware-service")
-    if service is None:
-        return tenant_of(request)
-    tenant = check_tenant(service)
-    # access is checked in the tenant NGSILD-Tenant names (fiware-service only without it):
-    # acting in another one would let a user of one tenant reach another's devices
-    if request.headers.get("ngsild-tenant", "").strip() and tenant_of(request) != tenant:
-        raise BadRequestData("the NGSILD-Tenant and fiware-service headers name different tenants")
-    return tenant
+    """The tenant: ``fiware-service`` or ``NGSILD-Tenant`` (both naming different ones is
+    refused, see :func:`cityhub.ngsild.http.tenant_in`)."""
+    return tenant_of(request)
 
 
 def _path(request: Request) -> str:

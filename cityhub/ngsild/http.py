@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -69,8 +69,33 @@ def accepted(request: Request, allow_geo: bool = False) -> str:
 
 
 def tenant_of(request: Request) -> str:
-    """The NGSILD-Tenant header ('' for the default tenant)."""
-    return check_tenant(request.headers.get(TENANT_HEADER, ""))
+    """The tenant a request names ('' for the default tenant): see :func:`tenant_in`."""
+    return tenant_in(request.scope["headers"])
+
+
+_TENANT_KEYS = (b"ngsild-tenant", b"fiware-service")
+
+
+def tenant_in(raw_headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The tenant named by ``NGSILD-Tenant``, else by ``fiware-service`` (the FIWARE IoT Agents'
+    header), '' for the default tenant. Access is checked in that tenant and the request acts in
+    it, so it must be one: headers naming different tenants (both headers, or one given twice)
+    are refused with BadRequestData rather than one of them picked."""
+    named: dict[bytes, set[str]] = {key: set() for key in _TENANT_KEYS}
+    for key, value in raw_headers:
+        found = named.get(key.lower())
+        if found is not None and value.strip():
+            found.add(value.decode("latin-1").strip())
+    tenants = named[b"ngsild-tenant"] | named[b"fiware-service"]
+    if len(tenants) > 1:
+        if len(named[b"ngsild-tenant"]) == 1 and len(named[b"fiware-service"]) == 1:
+            raise BadRequestData(
+                "the NGSILD-Tenant and fiware-service headers name different tenants"
+            )
+        raise BadRequestData(
+            "the request names more than one tenant: " + ", ".join(sorted(tenants))
+        )
+    return check_tenant(tenants.pop() if tenants else "")
 
 
 def check_tenant(name: str) -> str:
