@@ -56,13 +56,18 @@ def city(hub: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
     for free in (20, 15, 9):
         r = api.patch(f"/ngsi-ld/v1/entities/{LOT}/attrs", json={"availableSpotNumber": prop(free)})
         assert r.status_code == 204, r.text
-    # a station reporting its CAI itself, as AirKorea's do (the service computes one only from
-    # hours of history)
+    # a station reporting its CAI itself, as AirKorea's do: written once the air service has
+    # looked at the stations' readings (it owns the index it computes from hours of history,
+    # and clears one it cannot compute yet)
+    deadline = time.monotonic() + 60
+    while any(c["behind"] for c in api.get("/cityhub/v1/status").json()["consumers"].values()):
+        assert time.monotonic() < deadline, "the change-log consumers did not catch up"
+        time.sleep(0.2)
     r = api.patch(f"/ngsi-ld/v1/entities/{STATION}/attrs", json={"airQualityIndex": prop(120)})
     assert r.status_code == 204, r.text
-    deadline = time.monotonic() + 20  # the air service settles
+    deadline = time.monotonic() + 30
     while api.get("/cityhub/v1/air/districts").json()[0]["caiGrade"] is None:
-        assert time.monotonic() < deadline, "the air service did not grade the stations"
+        assert time.monotonic() < deadline, "the air service did not grade the district"
         time.sleep(0.2)
     return hub
 
@@ -170,6 +175,7 @@ def test_the_mayors_view(page: Any, city: dict[str, Any]) -> None:  # noqa: F811
     page.get_by_role("button", name="English").click()
     page.get_by_role("link", name="Mayor").click()
     expect(pane.locator("h2")).to_have_text("Mayor's view — the city now")
+    expect(pane).to_have_attribute("data-ready", "1")
     # on a 4K video wall the figures grow with the screen and nothing spills sideways
     small = pane.locator('[data-figure="open"] .tile-value').bounding_box()
     page.set_viewport_size({"width": 3840, "height": 2160})

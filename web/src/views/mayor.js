@@ -22,6 +22,7 @@ export class MayorPanel {
     this.unLang = onLang(() => this.render());
     this.unStore = store.subscribe(() => this.render());
     this.timer = setInterval(() => this.load(), REFRESH_MS);
+    delete root.dataset.ready; // set again once the figures are in
     this.render();
   }
 
