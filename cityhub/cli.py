@@ -216,12 +216,16 @@ def _run(settings: Settings, sock: socket.socket) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    if settings.workers > 1:
-        from uvicorn.supervisors import Multiprocess
+    try:
+        if settings.workers > 1:
+            from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, sockets=[sock]).run()
-    else:
-        uvicorn.Server(config).run(sockets=[sock])
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C: the server has shut down gracefully; no "Aborted!"
+        pass
+    click.echo("cityhub stopped", err=True)
 
 
 def _settings_json(settings: Settings) -> str:

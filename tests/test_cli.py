@@ -170,3 +170,14 @@ def test_two_workers_share_one_database(tmp_path: Path) -> None:
                 assert c.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:W:{i}").status_code == 200
     finally:
         srv.stop()
+
+
+def test_ctrl_c_stops_the_hub_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) shuts the hub down gracefully and exits 0, saying so, without click's
+    "Aborted!"."""
+    srv = Server("--data-dir", str(tmp_path / "data"))
+    srv.proc.send_signal(signal.SIGINT)
+    assert srv.proc.wait(timeout=30) == 0
+    out = srv.output()
+    srv.stop()
+    assert "cityhub stopped" in out and "Aborted" not in out, out
