@@ -21,6 +21,8 @@ CareHousehold               200  elderly-alone households (a code, no names) wit
 CrosswalkObserved            45
 EnforcementZone              20  hydrant, bus-stop and crosswalk zones
 FloodMonitoring               1  a river level gauge on 양재천 by one lot, marked ``riverside``
+GtfsRoute / Device          4/16  bus routes past six enforcement zones each, four buses a
+                                  route with an enforcement camera (``demo-bus-1a`` ...)
 ========================  =====  =============================================================
 
 Coordinates are made up (plausible, not surveyed); nothing here describes real people.
@@ -138,6 +140,7 @@ def generate(seed: int = 2026) -> list[dict[str, Any]]:
     out.extend(_crosswalks(rng, places))
     # later additions draw from their own generator, so the entities above stay where they are
     out.extend(_river(random.Random(seed * 7919 + 1), base["features"], out))
+    out.extend(_bus_routes(random.Random(seed * 7919 + 2), out))
     return out
 
 
@@ -392,3 +395,43 @@ def _river(
         "dangerLevel": _prop(4.5, unitCode="MTR"),
         "location": _point(glon, glat),
     }
+
+
+BUS_ROUTES, BUSES_PER_ROUTE, ZONES_PER_ROUTE = 4, 4, 6
+
+
+def _bus_routes(rng: random.Random, city: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Bus routes, each past six enforcement zones (west to east), and the enforcement camera
+    on each of its buses (a ``Device``; the simulator sends their plate sightings)."""
+    zones = [e for e in city if e["type"] == "EnforcementZone"]
+    for r in range(1, BUS_ROUTES + 1):
+        stops = sorted(
+            rng.sample(zones, min(ZONES_PER_ROUTE, len(zones))),
+            key=lambda z: z["location"]["value"]["coordinates"][0],
+        )
+        route = _id("GtfsRoute", f"bus-{r}")
+        yield {
+            "id": route,
+            "type": "GtfsRoute",
+            "shortName": _prop(f"과천{r:02d}"),
+            "name": _prop(f"과천 마을버스 {r}번"),
+            "routeType": _prop("3"),
+            "refEnforcementZone": {"type": "Relationship", "object": [z["id"] for z in stops]},
+            "location": {
+                "type": "GeoProperty",
+                "value": {
+                    "type": "LineString",
+                    "coordinates": [z["location"]["value"]["coordinates"] for z in stops],
+                },
+            },
+        }
+        for bus in "abcd"[:BUSES_PER_ROUTE]:
+            yield {
+                "id": _id("Device", f"bus-{r}{bus}"),
+                "type": "Device",
+                "name": _prop(f"과천{r:02d} 버스 {bus}호차 단속 카메라"),
+                "category": _prop(["sensor"]),
+                "deviceState": _prop("on"),
+                "controlledAsset": {"type": "Relationship", "object": route},
+                "location": stops[0]["location"],  # where the bus starts its runs
+            }

@@ -50,7 +50,6 @@ DROPOUT_PER_HOUR = 0.01  # chance that a sensor goes silent, each hour
 _STAY_MIN = 90.0  # mean stay of a car in a spot
 _BUS_EVERY = 15  # minutes between two buses of a route
 _BUS_HOURS = (5.5, 23.0)
-_ROUTES = 4
 _HANGUL = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주"
 
 
@@ -126,6 +125,11 @@ def _jitter(rng: random.Random, lon: float, lat: float, metres: float) -> tuple[
     )
 
 
+def _objects(rel: Any) -> list[str]:
+    obj = rel.get("object") if isinstance(rel, dict) else None
+    return [o for o in (obj if isinstance(obj, list) else [obj]) if isinstance(o, str)]
+
+
 class CityStream:
     """The messages of the demo city of ``seed`` from ``start`` on (see the module header)."""
 
@@ -146,9 +150,10 @@ class CityStream:
         for s in self.sensors:
             self._set_up(s)
         self.zones = [_zone(e) for e in city if e["type"] == "EnforcementZone"]
-        self.routes = [
-            sorted(self.rng.sample(self.zones, min(6, len(self.zones))), key=lambda z: z.lon)
-            for _ in range(_ROUTES)
+        zone_of = {z.id: z for z in self.zones}
+        self.routes = [  # the city's bus routes, each past its enforcement zones in order
+            [zone_of[z] for z in _objects(e.get("refEnforcementZone")) if z in zone_of]
+            for e in sorted((e for e in city if e["type"] == "GtfsRoute"), key=lambda e: e["id"])
         ]
         self.cars: dict[str, list[_Car]] = {z.id: [] for z in self.zones}
 

@@ -44,6 +44,7 @@ CITY_TYPES = {
     "CrosswalkObserved",
     "CareHousehold",
     "FloodMonitoring",
+    "GtfsRoute",
 }
 
 
