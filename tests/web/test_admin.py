@@ -7,7 +7,6 @@ Skipped only where no Chromium is installed and not under CI (`make setup-test` 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -17,11 +16,13 @@ import httpx
 import pytest
 
 from tests.test_cli import Server
-from tests.web.support import chromium_path, launch, login, prop, token, upsert
+from tests.web.conftest import expect
+from tests.web.support import login, prop, token, upsert
 
 pytestmark = pytest.mark.slow
 OPERATOR = ("lee", "lee-operator-pw-1")
-_EXPECTED_CONSOLE = re.compile(r"status of (401|400|404) \(")
+#: the browser's notes of the refused API calls these tests provoke
+EXPECTED_CONSOLE = re.compile(r"status of (401|400|404) \(")
 RULE = {
     "id": "pm10-high",
     "name": "미세먼지 높음",
@@ -32,23 +33,6 @@ RULE = {
     "event": {"eventCode": "ENV0010", "eventName": "미세먼지 높음", "severity": "medium"},
 }
 STATION = "urn:ngsi-ld:AirQualityObserved:admin-1"
-
-
-def _required() -> bool:
-    return os.environ.get("CI") == "true" or os.environ.get(
-        "CITYHUB_TEST_REQUIRE_SERVICES", ""
-    ) not in ("", "0")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium (skip without one, except under CI)."""
-    found = chromium_path()
-    if found is None:
-        if _required():
-            pytest.fail("the admin page tests need Chromium: apt-get install chromium")
-        pytest.skip("no Chromium installed (apt-get install chromium)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -88,47 +72,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             yield {"url": srv.url, "api": api, "admin": ("admin", admin_password)}
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:
-    """One headless Chromium for the module."""
-    if _required():
-        import playwright.sync_api as sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright, chromium)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh profile and tab; fails the test on a script error or a CSP violation (the
-    browser's own notes of refused API calls the test provokes aside)."""
-    context = browser.new_context(
-        viewport={"width": 1600, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul"
-    )
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    problems: list[str] = []
-
-    def console(msg: Any) -> None:
-        if msg.type == "error" and not _EXPECTED_CONSOLE.search(msg.text):
-            problems.append(msg.text)
-
-    tab.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-    tab.on("console", console)
-    yield tab
-    context.close()
-    assert not problems, problems
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
 
 
 def _admin(page: Any, hub: dict[str, Any], link: str) -> None:

@@ -7,7 +7,6 @@ under CI a missing browser fails.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -17,10 +16,9 @@ import httpx
 import pytest
 
 from tests.test_cli import Server
+from tests.web.conftest import expect
 from tests.web.support import (
-    chromium_path,
     demo_city,
-    launch,
     login,
     prop,
     raise_event,
@@ -30,27 +28,6 @@ from tests.web.support import (
 
 pytestmark = pytest.mark.slow
 OPERATOR = ("kim", "kim-operator-pw-1")
-#: the browser's own report of the 401 the page gets before anyone logged in
-_EXPECTED_CONSOLE = re.compile(r"status of 401 \(Unauthorized\)")
-
-
-def _required() -> bool:
-    return os.environ.get("CI") == "true" or os.environ.get(
-        "CITYHUB_TEST_REQUIRE_SERVICES", ""
-    ) not in ("", "0")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium (skip without one, except under CI)."""
-    found = chromium_path()
-    if found is None:
-        if _required():
-            pytest.fail(
-                "the dashboard tests need Chromium: apt-get install chromium (make setup-test)"
-            )
-        pytest.skip("no Chromium installed (apt-get install chromium)")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -75,49 +52,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             yield {"server": srv, "url": srv.url, "api": api, "admin": ("admin", admin_password)}
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:
-    """One headless Chromium for the module."""
-    if _required():
-        import playwright.sync_api as sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright, chromium)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser profile and tab (a laptop-sized window); fails the test on a script
-    error or a Content-Security-Policy violation."""
-    context = browser.new_context(
-        viewport={"width": 1600, "height": 900}, locale="ko-KR", timezone_id="Asia/Seoul"
-    )
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    problems: list[str] = []
-    tab.on("pageerror", lambda err: problems.append(f"page error: {err}"))
-    tab.on(
-        "console",
-        lambda msg: (
-            msg.type == "error"
-            and not _EXPECTED_CONSOLE.search(msg.text)
-            and problems.append(msg.text)
-        ),
-    )
-    yield tab
-    context.close()
-    assert not problems, problems
-
-
-def expect(locator: Any) -> Any:
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
 
 
 def test_map_shows_the_city_and_a_sensor_update_within_2_s(page: Any, hub: dict[str, Any]) -> None:

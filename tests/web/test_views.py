@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.web.conftest import expect
 from tests.web.support import login, prop, raise_event, upsert
-from tests.web.test_dashboard import browser, chromium, expect, hub, page  # noqa: F401
+from tests.web.test_dashboard import hub  # noqa: F401
 
 pytestmark = pytest.mark.slow
 LOT = "urn:ngsi-ld:OffStreetParking:demo-2"
