@@ -7,10 +7,13 @@ fetches, no component updates, no sync) and a fresh profile; Playwright download
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
+import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +222,29 @@ def login(page: Any, base_url: str, user: str, password: str) -> None:
     page.fill("#login-password", password)
     page.press("#login-password", "Enter")
     page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+
+@contextlib.contextmanager
+def serving(data_dir: str, operator: tuple[str, str]) -> Iterator[dict[str, Any]]:
+    """A `cityhub serve` with access control on, its admin's API client and password, and an
+    operator ``(name, password)`` in the default tenant."""
+    from tests.test_cli import Server
+
+    srv = Server("--data-dir", data_dir, "--auth", "on")
+    try:
+        found = re.search(r"password: (\S+)", srv.output())
+        assert found, "the first start prints the admin's password"
+        admin_password = found.group(1)
+        with httpx.Client(
+            base_url=srv.url,
+            headers={"Authorization": f"Bearer {token(srv.url, 'admin', admin_password)}"},
+        ) as api:
+            user = {
+                "name": operator[0],
+                "password": operator[1],
+                "grants": [{"role": "operator", "tenant": ""}],
+            }
+            assert api.post("/cityhub/v1/users", json=user).status_code == 201
+            yield {"server": srv, "url": srv.url, "api": api, "admin": ("admin", admin_password)}
+    finally:
+        srv.stop()

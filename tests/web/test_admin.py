@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_cli import Server
 from tests.web.conftest import expect
-from tests.web.support import login, prop, token, upsert
+from tests.web.support import login, prop, serving, token, upsert
 
 pytestmark = pytest.mark.slow
 OPERATOR = ("lee", "lee-operator-pw-1")
@@ -40,22 +39,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A hub with access control on, an operator, a rule with some history to replay and a
     notification that failed for good (one attempt only)."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CITYHUB_NOTIFY_MAX_ATTEMPTS", "1")
-        srv = Server("--data-dir", str(tmp_path_factory.mktemp("admin")), "--auth", "on")
-    try:
-        found = re.search(r"password: (\S+)", srv.output())
-        assert found, "the first start prints the admin's password"
-        admin_password = found.group(1)
-        with httpx.Client(
-            base_url=srv.url,
-            headers={"Authorization": f"Bearer {token(srv.url, 'admin', admin_password)}"},
-        ) as api:
-            user = {
-                "name": OPERATOR[0],
-                "password": OPERATOR[1],
-                "grants": [{"role": "operator", "tenant": ""}],
-            }
-            assert api.post("/cityhub/v1/users", json=user).status_code == 201
+        env.setenv("CITYHUB_NOTIFY_MAX_ATTEMPTS", "1")  # read by the server as it starts
+        with serving(str(tmp_path_factory.mktemp("admin")), OPERATOR) as hub:
+            api = hub["api"]
             assert api.post("/cityhub/v1/rules", json=RULE).status_code == 201
             subscription = {
                 "id": "urn:ngsi-ld:Subscription:admin-dead",
@@ -69,9 +55,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             for value in (130, 140, 20):  # raised at 130, cleared at 20
                 r = api.patch(f"/ngsi-ld/v1/entities/{STATION}/attrs", json={"pm10": prop(value)})
                 assert r.status_code == 204
-            yield {"url": srv.url, "api": api, "admin": ("admin", admin_password)}
-    finally:
-        srv.stop()
+            yield hub
 
 
 def _admin(page: Any, hub: dict[str, Any], link: str) -> None:

@@ -15,14 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_cli import Server
 from tests.web.conftest import expect
 from tests.web.support import (
     demo_city,
     login,
     prop,
     raise_event,
-    token,
+    serving,
     upsert,
 )
 
@@ -33,25 +32,9 @@ OPERATOR = ("kim", "kim-operator-pw-1")
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A hub with access control on, the demo city in it, its admin and an operator."""
-    srv = Server("--data-dir", str(tmp_path_factory.mktemp("dashboard")), "--auth", "on")
-    try:
-        found = re.search(r"password: (\S+)", srv.output())
-        assert found, "the first start prints the admin's password"
-        admin_password = found.group(1)
-        with httpx.Client(
-            base_url=srv.url,
-            headers={"Authorization": f"Bearer {token(srv.url, 'admin', admin_password)}"},
-        ) as api:
-            user = {
-                "name": OPERATOR[0],
-                "password": OPERATOR[1],
-                "grants": [{"role": "operator", "tenant": ""}],
-            }
-            assert api.post("/cityhub/v1/users", json=user).status_code == 201
-            upsert(api, demo_city())
-            yield {"server": srv, "url": srv.url, "api": api, "admin": ("admin", admin_password)}
-    finally:
-        srv.stop()
+    with serving(str(tmp_path_factory.mktemp("dashboard")), OPERATOR) as hub:
+        upsert(hub["api"], demo_city())
+        yield hub
 
 
 def test_map_shows_the_city_and_a_sensor_update_within_2_s(page: Any, hub: dict[str, Any]) -> None:
