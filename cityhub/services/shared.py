@@ -22,6 +22,17 @@ _PAGE = 1000
 _MAX_ENTITIES = 100_000
 
 
+SETTLE_S = 2.0  # longest a service's read waits for its change-log consumer
+
+
+async def settle(hub: Hub, feed_name: str) -> None:
+    """Wait (briefly, ``SETTLE_S``) until the consumer ``feed_name`` has handled every change
+    logged so far, so a read right after a reading sees what the consumer derives from it."""
+    feed = hub.feeds.get(feed_name)
+    if feed is not None:
+        await feed.caught_up(await hub.storage.log_end(), within_s=SETTLE_S)
+
+
 async def entities_of(hub: Hub, tenant: str, kind: str, q: str | None = None) -> list[Entity]:
     """Every entity of type ``kind`` (matching ``q``) in a tenant; [] for an unknown tenant."""
     ctx = hub.contexts.core

@@ -37,7 +37,7 @@ from cityhub.services.electrical.grading import (
     grade,
     measured,
 )
-from cityhub.services.shared import anchor, attributes, entities_of, iso, when
+from cityhub.services.shared import anchor, attributes, entities_of, iso, settle, when
 from cityhub.services.thresholds import ThresholdStore
 from cityhub.storage.base import Mutation
 from cityhub.storage.plain import PlainSql
@@ -53,7 +53,6 @@ NAMES = {CAUTION: "분전반 이상 징후 (주의)", DANGER: "분전반 전기�
 SEVERITY = {CAUTION: "medium", DANGER: "high"}
 _SWEEP_S = 60.0
 _AT_ONCE = 8
-_SETTLE_S = 2.0  # longest a read waits for the consumer
 
 State = tuple[str | None, datetime | None]  # anomalyGrade, since
 
@@ -88,9 +87,7 @@ class ElectricalService:
     async def settle(self) -> None:
         """Wait (briefly) until the consumer has handled every change logged so far, so a
         read right after a reading sees its grade."""
-        feed = self.hub.feeds.get(FEED)
-        if feed is not None:
-            await feed.caught_up(await self.hub.storage.log_end(), within_s=_SETTLE_S)
+        await settle(self.hub, FEED)
 
     @property
     def events(self) -> EventService:

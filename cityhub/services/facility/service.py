@@ -45,7 +45,7 @@ from cityhub.services.facility.grading import (
     reading,
     worst,
 )
-from cityhub.services.shared import anchor, attributes, entities_of, iso, when
+from cityhub.services.shared import anchor, attributes, entities_of, iso, settle, when
 from cityhub.services.thresholds import ThresholdStore
 from cityhub.storage.base import Mutation
 from cityhub.temporal.model import BETWEEN, TimeFilter, to_micros
@@ -61,7 +61,6 @@ EVENT_CODE = "FAC0101"
 SOP = "facility-alarm"
 SEVERITY = {"A": "informational", "B": "low", "C": "medium", "D": "high", "E": "critical"}
 _AT_ONCE = 8  # facilities of one change-log page regraded concurrently
-_SETTLE_S = 2.0  # longest a read waits for the consumer
 _HISTORY = 20_000  # instances of one facility's sensors read for its trends
 
 
@@ -111,9 +110,7 @@ class FacilityService:
     async def settle(self) -> None:
         """Wait (briefly) until the consumer has handled every change logged so far, so a
         read right after a reading sees its grade."""
-        feed = self.hub.feeds.get(FEED)
-        if feed is not None:
-            await feed.caught_up(await self.hub.storage.log_end(), within_s=_SETTLE_S)
+        await settle(self.hub, FEED)
 
     @property
     def events(self) -> EventService:
