@@ -34,6 +34,75 @@ _STOP_S = 5.0  # longest a stopping feed spends storing its cursor
 _MEMORY_LIMIT = 20_000  # changes kept from the bus before falling back to reading the log
 
 
+class Follower:
+    """Reads the change log onwards from a cursor: the changes published on the in-process bus
+    while they follow the cursor without a gap (no read back, no decoding), the log otherwise
+    (a restart, another worker's writes, more than ``_MEMORY_LIMIT`` changes behind)."""
+
+    def __init__(self, storage: Storage, bus: ChangeBus, batch: int) -> None:
+        self.storage = storage
+        self.batch = batch
+        self.cursor = 0  # read up to here
+        self.woken = asyncio.Event()  # set by every publication and by :meth:`wake`
+        self._recent: list[Change] = []  # from the bus, sorted by seq
+        self._unsubscribe = bus.subscribe(self._on_changes)
+
+    def _on_changes(self, changes: Sequence[Change]) -> None:
+        if len(self._recent) < _MEMORY_LIMIT:
+            recent = self._recent
+            for change in changes:
+                if change.seq <= self.cursor:
+                    continue
+                if not recent or recent[-1].seq < change.seq:
+                    recent.append(change)  # the usual case: published in log order
+                else:
+                    bisect.insort(recent, change, key=lambda c: c.seq)
+        self.woken.set()
+
+    def wake(self) -> None:
+        """Look at the log on the next wait (someone knows there is something new)."""
+        self.woken.set()
+
+    def forget(self) -> None:
+        """Drop what the bus delivered (the cursor moved elsewhere): read the log next."""
+        self._recent.clear()
+
+    def close(self) -> None:
+        """Stop listening to the bus (again: nothing)."""
+        self._unsubscribe()
+        self._unsubscribe = lambda: None
+
+    def _from_memory(self) -> ChangePage | None:
+        recent = self._recent
+        drop = bisect.bisect_right(recent, self.cursor, key=lambda c: c.seq)
+        del recent[:drop]
+        if not recent or recent[0].seq != self.cursor + 1:
+            return None
+        run = 1
+        while run < len(recent) and run < self.batch and recent[run].seq == recent[run - 1].seq + 1:
+            run += 1
+        page = ChangePage(recent[:run], recent[run - 1].seq)
+        del recent[:run]
+        return page
+
+    async def next(self) -> ChangePage:
+        """The changes after the cursor (at most ``batch``; none at the end of the log); the
+        caller moves the cursor once it has handled them."""
+        page = self._from_memory()
+        if page is not None:
+            return page
+        self._recent.clear()  # a gap: the log has everything in order
+        return await self.storage.changes(self.cursor, self.batch)
+
+    async def skip(self) -> None:
+        """Move the cursor past everything published or logged so far, reading nothing."""
+        if self._recent:
+            self.cursor = max(self.cursor, self._recent[-1].seq)
+            self._recent.clear()
+        else:
+            self.cursor = max(self.cursor, await self.storage.log_end())
+
+
 class ChangeFeed:
     """One named consumer of the change log, run as a task of the app."""
 
@@ -51,43 +120,31 @@ class ChangeFeed:
         self.storage = storage
         self.name = name
         self.handler = handler
-        self.batch = batch
         self.poll_s = poll_s
         self.flush_s = flush_s
-        self.cursor = 0  # handled up to here
         self.stored = 0  # the cursor in the database (behind ``cursor`` after skipped writes)
         self._stored_at = 0.0
-        self._recent: list[Change] = []  # from the bus, sorted by seq
-        self._wake = asyncio.Event()
+        self._log = Follower(storage, bus, batch)
         self._task: asyncio.Task[None] | None = None
-        self._unsubscribe = bus.subscribe(self._on_changes)
         self._caught_up = asyncio.Event()
 
-    def _on_changes(self, changes: Sequence[Change]) -> None:
-        if len(self._recent) < _MEMORY_LIMIT:
-            recent = self._recent
-            for change in changes:
-                if change.seq <= self.cursor:
-                    continue
-                if not recent or recent[-1].seq < change.seq:
-                    recent.append(change)  # the usual case: published in log order
-                else:
-                    bisect.insort(recent, change, key=lambda c: c.seq)
-        self._wake.set()
+    @property
+    def cursor(self) -> int:
+        """Handled up to here."""
+        return self._log.cursor
 
     def wake(self) -> None:
         """Look at the log now (someone knows there is something new)."""
-        self._wake.set()
+        self._log.wake()
 
     async def start(self) -> None:
         """Load the cursor and start consuming in the background."""
-        self.cursor = self.stored = await self.storage.cursor(self.name)
+        self._log.cursor = self.stored = await self.storage.cursor(self.name)
         self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         """Stop consuming (the cursor is in the database; nothing is lost); again: nothing."""
-        self._unsubscribe()
-        self._unsubscribe = lambda: None
+        self._log.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,45 +169,25 @@ class ChangeFeed:
             if left <= 0:
                 return False
             self._caught_up.clear()
-            self._wake.set()
+            self._log.wake()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._caught_up.wait(), min(left, 0.05))
         return True
-
-    def _from_memory(self) -> ChangePage | None:
-        recent = self._recent
-        drop = bisect.bisect_right(recent, self.cursor, key=lambda c: c.seq)
-        del recent[:drop]
-        if not recent or recent[0].seq != self.cursor + 1:
-            return None
-        run = 1
-        while run < len(recent) and run < self.batch and recent[run].seq == recent[run - 1].seq + 1:
-            run += 1
-        page = ChangePage(recent[:run], recent[run - 1].seq)
-        del recent[:run]
-        return page
-
-    async def _next(self) -> ChangePage:
-        page = self._from_memory()
-        if page is not None:
-            return page
-        self._recent.clear()  # a gap: the log has everything in order
-        return await self.storage.changes(self.cursor, self.batch)
 
     async def _run(self) -> None:
         pause = 0.05
         while True:
             try:
-                self._wake.clear()  # before looking: a change published from here on wakes us
-                page = await self._next()
+                self._log.woken.clear()  # before looking: a publication from here on wakes us
+                page = await self._log.next()
                 if page.upto == self.cursor:
                     await self._store_cursor()
                     self._caught_up.set()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                        await asyncio.wait_for(self._log.woken.wait(), self.poll_s)
                     continue
                 wrote = await self.handler(page.changes, self.stored, page.upto)
-                self.cursor = page.upto
+                self._log.cursor = page.upto
                 if wrote is not False:
                     self.stored = page.upto
                 elif asyncio.get_running_loop().time() - self._stored_at > self.flush_s:
@@ -159,11 +196,11 @@ class ChangeFeed:
             except asyncio.CancelledError:
                 raise
             except CursorMoved:
-                self._recent.clear()
-                self.cursor = self.stored = await self.storage.cursor(self.name)
+                self._log.forget()
+                self._log.cursor = self.stored = await self.storage.cursor(self.name)
             except Exception:
                 log.exception("change consumer %s failed; retrying in %.1f s", self.name, pause)
-                self._recent.clear()
+                self._log.forget()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
 

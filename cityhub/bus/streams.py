@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
 from cityhub.bus import Change, ChangeBus
+from cityhub.bus.feed import Follower
 from cityhub.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,9 @@ class LiveTail(Generic[F]):
     """One tail of the change log per worker, fanned out to its open streams.
 
     It tails from where the log stood when the worker started (a live view needs no history),
-    waking when a change is published in the worker or every ``poll_s`` for other workers'
-    writes; :meth:`fan_out` (the subclass) decides which stream gets which frame."""
+    taking the worker's own changes from the bus and other workers' writes from the log (looked
+    at every ``poll_s``); while no stream is open it reads nothing, it only keeps its place.
+    :meth:`fan_out` (the subclass) decides which stream gets which frame."""
 
     hello = b": cityhub live\n\n"  # the first frame of every stream
 
@@ -76,9 +78,7 @@ class LiveTail(Generic[F]):
         self.storage = storage
         self.poll_s = poll_s
         self._streams: Streams[F] = Streams()
-        self._wake = asyncio.Event()
-        self._cursor = 0
-        self._unsubscribe = bus.subscribe(lambda _changes: self._wake.set())
+        self._log = Follower(storage, bus, 500)
 
     @property
     def open_streams(self) -> int:
@@ -87,17 +87,21 @@ class LiveTail(Generic[F]):
 
     async def run(self) -> None:
         """Tail the log while the app serves (a background task)."""
-        self._cursor = await self.storage.log_end()
+        follow = self._log
+        await follow.skip()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
+                await asyncio.wait_for(follow.woken.wait(), self.poll_s)
+            follow.woken.clear()
             try:
+                if not self._streams:
+                    await follow.skip()  # nobody listens: nothing to read or decode
+                    continue
                 while True:
-                    page = await self.storage.changes(self._cursor, 500)
-                    if page.upto == self._cursor:
+                    page = await follow.next()
+                    if page.upto == follow.cursor:
                         break
-                    self._cursor = page.upto
+                    follow.cursor = page.upto
                     if self._streams:
                         self.fan_out(page.changes)
             except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
@@ -113,4 +117,4 @@ class LiveTail(Generic[F]):
 
     def close(self) -> None:
         """Stop listening to the bus."""
-        self._unsubscribe()
+        self._log.close()
