@@ -246,10 +246,12 @@ def app_from_env() -> Any:
     """App factory for server workers: settings travel in CITYHUB_SETTINGS_JSON."""
     import orjson
 
-    from cityhub.app import create_app
+    from cityhub.app import create_app, tune_gc
 
-    data = orjson.loads(os.environ["CITYHUB_SETTINGS_JSON"])
-    return create_app(Settings(**data))
+    settings = Settings(**orjson.loads(os.environ["CITYHUB_SETTINGS_JSON"]))
+    app = create_app(settings)
+    tune_gc(settings.gc_threshold)
+    return app
 
 
 @main.command("settings")

@@ -169,6 +169,9 @@ def make_sink(opts: ImportOptions, mapping: Mapping | None) -> Sink:
             settings = load_settings(overrides)
         except ConfigError as err:
             raise ImportFailed(str(err)) from None
+        from cityhub.app import tune_gc
+
+        tune_gc(settings.gc_threshold)  # a bulk load, like a server's
         return DirectSink(settings, context=context)
     url = opts.url or os.environ.get("CITYHUB_URL") or DEFAULT_URL
     return HttpSink(url, concurrency=opts.concurrency, context=context)
