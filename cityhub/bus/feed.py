@@ -37,7 +37,12 @@ _MEMORY_LIMIT = 20_000  # changes kept from the bus before falling back to readi
 class Follower:
     """Reads the change log onwards from a cursor: the changes published on the in-process bus
     while they follow the cursor without a gap (no read back, no decoding), the log otherwise
-    (a restart, another worker's writes, more than ``_MEMORY_LIMIT`` changes behind)."""
+    (a restart, another worker's writes, more than ``_MEMORY_LIMIT`` changes behind).
+
+    In step with the bus (everything published here handled), it does not look at the log
+    until told to (:meth:`wake`; the callers do every ``poll_s`` for other workers' writes):
+    a change committed here but not yet published comes with the bus a moment later, and
+    reading it from the log first would decode every change of a busy hub once more."""
 
     def __init__(self, storage: Storage, bus: ChangeBus, batch: int) -> None:
         self.storage = storage
@@ -45,9 +50,12 @@ class Follower:
         self.cursor = 0  # read up to here
         self.woken = asyncio.Event()  # set by every publication and by :meth:`wake`
         self._recent: list[Change] = []  # from the bus, sorted by seq
+        self._published = 0  # the last change published on the bus here
+        self._look = True  # read the log on the next call (the first: a restart's backlog)
         self._unsubscribe = bus.subscribe(self._on_changes)
 
     def _on_changes(self, changes: Sequence[Change]) -> None:
+        self._published = max(self._published, changes[-1].seq, changes[0].seq)
         if len(self._recent) < _MEMORY_LIMIT:
             recent = self._recent
             for change in changes:
@@ -60,7 +68,8 @@ class Follower:
         self.woken.set()
 
     def wake(self) -> None:
-        """Look at the log on the next wait (someone knows there is something new)."""
+        """Look at the log on the next call (someone knows there may be something new)."""
+        self._look = True
         self.woken.set()
 
     def forget(self) -> None:
@@ -91,6 +100,9 @@ class Follower:
         page = self._from_memory()
         if page is not None:
             return page
+        if not self._look and not self._recent and self.cursor >= self._published:
+            return ChangePage([], self.cursor)  # in step with the bus: the next comes with it
+        self._look = False
         self._recent.clear()  # a gap: the log has everything in order
         return await self.storage.changes(self.cursor, self.batch)
 
@@ -183,8 +195,10 @@ class ChangeFeed:
                 if page.upto == self.cursor:
                     await self._store_cursor()
                     self._caught_up.set()
-                    with contextlib.suppress(TimeoutError):
+                    try:
                         await asyncio.wait_for(self._log.woken.wait(), self.poll_s)
+                    except TimeoutError:
+                        self._log.wake()  # other workers' writes are in the log only
                     continue
                 wrote = await self.handler(page.changes, self.stored, page.upto)
                 self._log.cursor = page.upto

@@ -7,7 +7,6 @@ this module delivers it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
@@ -90,8 +89,10 @@ class LiveTail(Generic[F]):
         follow = self._log
         await follow.skip()
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(follow.woken.wait(), self.poll_s)
+            except TimeoutError:
+                follow.wake()  # other workers' writes are in the log only
             follow.woken.clear()
             try:
                 if not self._streams:

@@ -11,10 +11,13 @@ import pytest
 
 from cityhub.app import create_app
 from cityhub.bus import Change
+from cityhub.bus.feed import Follower
 from cityhub.errors import CursorMoved
+from cityhub.ngsild import merge
+from cityhub.ngsild.models import now_iso
 from cityhub.settings import Settings
 from cityhub.storage import storage_for
-from cityhub.storage.base import Mutation
+from cityhub.storage.base import ChangePage, Mutation, Storage
 
 pytestmark = pytest.mark.anyio
 E = "/ngsi-ld/v1/entities"
@@ -203,3 +206,52 @@ async def test_a_feed_with_nothing_to_write_stores_its_cursor_when_idle(
             await asyncio.sleep(0.02)
         assert (await hub.storage.cursors())["quiet"] == 5
     assert seen == [1, 2, 3, 4, 5]
+
+
+class _CountedReads:
+    """A storage whose change-log reads are counted."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.reads = 0
+
+    async def changes(self, after: int, limit: int) -> ChangePage:
+        self.reads += 1
+        return await self.storage.changes(after, limit)
+
+
+async def test_a_follower_in_step_with_the_bus_reads_nothing_back_from_the_log(
+    settings: Settings,
+) -> None:
+    """A busy hub's consumers take its changes from the bus: none is read back and decoded
+    again from the log; another worker's write (in the log only) is found when looked for."""
+    app = create_app(settings)
+    hub = app.state.hub
+    async with app.router.lifespan_context(app):
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+        counted = _CountedReads(hub.storage)
+        follow = Follower(counted, hub.bus, 500)  # type: ignore[arg-type]
+        follow.cursor = await hub.storage.log_end()
+        await follow.next()  # the first call looks at the log (a restart's backlog)
+        assert counted.reads == 1
+
+        async def drain() -> list[str]:
+            seen: list[str] = []
+            while (page := await follow.next()).upto != follow.cursor:
+                follow.cursor = page.upto
+                seen.extend(ch.entity_id for ch in page.changes)
+            return seen
+
+        for i in range(20):
+            await c.post(E, json={"id": f"urn:ngsi-ld:Lot:{i}", "type": "Lot"})
+        assert await drain() == [f"urn:ngsi-ld:Lot:{i}" for i in range(20)]
+        assert counted.reads == 1  # every change came with the bus
+
+        other = "urn:ngsi-ld:Lot:other-worker"  # written without this process's bus
+        entity = merge.new_entity({"id": other, "type": ["urn:x:Lot"], "attrs": {}}, now_iso())
+        await hub.storage.apply("", [Mutation(other, lambda _cur: entity)])
+        assert await drain() == []  # not looked for yet (the callers look every poll_s)
+        follow.wake()
+        assert await drain() == [other]
+        assert counted.reads == 2
+        follow.close()
