@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 import socket
 import statistics
@@ -112,6 +113,11 @@ def measures_in_history(c: httpx.Client, devices: int) -> int:
         for e in r.json():
             total += sum(p[0] for p in e.get("v", {}).get("totalCount", []))
     return total
+
+
+#: the publisher keeps up to 1,000 messages in flight on purpose: aiomqtt's warning about
+#: "pending publish calls" (one line per message past 10) is not news here
+logging.getLogger("mqtt").setLevel(logging.ERROR)
 
 
 async def publish(broker: str, key: str, n: int, devices: int, rate: float | None) -> list[float]:
