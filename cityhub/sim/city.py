@@ -9,7 +9,7 @@ inside them:
 type                      count  notes
 ========================  =====  =============================================================
 District                      6  the base map's districts
-RoadSegment                ~150  a street grid (about 330 m apart), widths 3–12 m, for 119 routes
+RoadSegment                ~770  a street grid (about 330 m apart), widths 3–12 m, for 119 routes
 FireStation / PoliceBox     2/4
 OffStreetParking             40  public lots with capacity and free spaces
 OnStreetParking / spots  30/600  on-street sites and their ParkingSpot sensors
@@ -23,6 +23,9 @@ EnforcementZone              20  hydrant, bus-stop and crosswalk zones
 FloodMonitoring               1  a river level gauge on 양재천 by one lot, marked ``riverside``
 GtfsRoute / Device          4/16  bus routes past six enforcement zones each, four buses a
                                   route with an enforcement camera (``demo-bus-1a`` ...)
+ElectricalPanel              40  distribution panels (분전반) with an electrical-fire sensor:
+                                  two traditional markets (a main panel and eleven stalls'
+                                  each) and sixteen old houses
 ========================  =====  =============================================================
 
 Coordinates are made up (plausible, not surveyed); nothing here describes real people.
@@ -52,6 +55,7 @@ COUNTS = {
     "CrosswalkObserved": 45,
     "EnforcementZone": 20,
     "FloodMonitoring": 1,
+    "ElectricalPanel": 40,
 }
 _GRID_DEG = 0.003  # street spacing: about 330 m north-south, 265 m east-west
 _STREETS = ["중앙로", "별양로", "관문로", "과천대로", "문원로", "갈현로", "부림로", "새술막길"]
@@ -141,6 +145,7 @@ def generate(seed: int = 2026) -> list[dict[str, Any]]:
     # later additions draw from their own generator, so the entities above stay where they are
     out.extend(_river(random.Random(seed * 7919 + 1), base["features"], out))
     out.extend(_bus_routes(random.Random(seed * 7919 + 2), out))
+    out.extend(_panels(random.Random(seed * 7919 + 3), base["features"]))
     return out
 
 
@@ -435,3 +440,72 @@ def _bus_routes(rng: random.Random, city: list[dict[str, Any]]) -> Iterator[dict
                 "controlledAsset": {"type": "Relationship", "object": route},
                 "location": stops[0]["location"],  # where the bus starts its runs
             }
+
+
+#: the demo's traditional markets: the district each is in, and its name
+MARKETS = (("jungang", "과천중앙시장"), ("munwon", "문원골목시장"))
+_STALLS = 11  # stalls with a panel of their own in each market, beside the market's main panel
+
+_Site = tuple[float, float, str, str]  # lon, lat, district, street address
+
+
+def _panels(rng: random.Random, features: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Distribution panels (분전반) watched by electrical-fire sensors: each market's main
+    panel and its stalls' sub panels, a few metres apart, then the panels of old houses. Their
+    readings are a quiet moment's; the simulator sends the live ones."""
+    places = _Places(rng, features)
+    names = {f["id"]: f["properties"]["name"] for f in features}
+    found: list[dict[str, Any]] = []
+
+    def panel(name: str, building: str, kind: str, rated: int, site: _Site) -> None:
+        lon, lat, did, street = site
+        # a market's main panel carries the leakage of every stall behind it
+        leaks = (8.0, 15.0) if kind == "main" and building == "traditionalMarket" else (0.5, 4.0)
+        found.append(
+            {
+                "id": _id("ElectricalPanel", len(found) + 1),
+                "type": "ElectricalPanel",
+                "name": _prop(name),
+                "buildingType": _prop(building),
+                "panelType": _prop(kind),
+                "ratedCurrent": _prop(rated, unitCode="AMP"),
+                "leakageCurrent": _prop(round(rng.uniform(*leaks), 1), unitCode="4K"),
+                "temperature": _prop(round(rng.uniform(22.0, 28.0), 1), unitCode="CEL"),
+                "arcEvents": _prop(0),
+                "areaServed": _prop(did),
+                "address": _prop(
+                    {
+                        "streetAddress": street,
+                        "addressLocality": "과천시",
+                        "addressRegion": "경기도",
+                        "district": names[did],
+                        "addressCountry": "KR",
+                    }
+                ),
+                "location": _point(lon, lat),
+            }
+        )
+
+    def street() -> str:
+        return f"{rng.choice(_STREETS)} {rng.randrange(1, 120)}"
+
+    for district, market in MARKETS:
+        while True:  # the market is in its own district
+            lon, lat, did = places.point()
+            if did == district:
+                break
+        at = street()
+        panel(f"{market} 인입 분전반", "traditionalMarket", "main", 200, (lon, lat, did, at))
+        for k in range(_STALLS):
+            while True:
+                slon, slat = places.near(lon, lat, 40)
+                if places.city.contains(Point(slon, slat)):
+                    break
+            stall = f"{'ABC'[k % 3]}동 {k // 3 * 4 + rng.randrange(1, 5)}호"  # A동 1-4호, 5-8호...
+            panel(f"{market} {stall} 분전반", "traditionalMarket", "sub", 30, (slon, slat, did, at))
+    for k in range(COUNTS["ElectricalPanel"] - len(found)):
+        lon, lat, did = places.point()
+        rated = rng.choice([30, 40, 50])
+        site = (lon, lat, did, street())
+        panel(f"{names[did]} 노후주택 {k + 1} 분전반", "house", "main", rated, site)
+    return iter(found)

@@ -22,6 +22,8 @@ motion         Device (motion-N), the       m → motionDetected, t → temperat
 crosswalk      CrosswalkObserved (cw-N)     v → vehicleCount, p → pedestrianCount,  demo-cw
                                             x → stopLineViolations
 gauge          FloodMonitoring (gauge-N)    l → currentLevel                        demo-gauge
+panel          ElectricalPanel (efp-N)      l → leakageCurrent, t → temperature,    demo-efp
+                                            a → arcEvents
 =============  ===========================  ======================================  =========
 
 Device ids carry the ``demo-`` prefix of the entities (``demo-spot-3-7``).
@@ -137,6 +139,17 @@ KINDS: dict[str, Kind] = {
             "gauge",
             (_attr("l", "currentLevel", "Number", "MTR"),),
         ),
+        Kind(
+            "panel",
+            "demo-efp",
+            "ElectricalPanel",
+            "efp",
+            (
+                _attr("l", "leakageCurrent", "Number", "4K"),
+                _attr("t", "temperature", "Number", "CEL"),
+                _attr("a", "arcEvents", "Integer"),
+            ),
+        ),
     )
 }
 #: the entity type whose entities carry each kind of sensor
@@ -147,6 +160,7 @@ _CARRIER = {
     "StructuralHealthObserved": "structure",
     "CrosswalkObserved": "crosswalk",
     "FloodMonitoring": "gauge",
+    "ElectricalPanel": "panel",
 }
 
 

@@ -1,19 +1,22 @@
-"""The shapes of a day in the demo city: parking occupancy, air pollution, traffic and the
-rhythm of a household, as functions of the local (Seoul) time. Pure functions, no randomness:
-the simulator (:mod:`cityhub.sim.stream`) adds the noise, the episodes and the dropouts.
+"""The shapes of a day in the demo city: parking occupancy, air pollution, traffic, electric
+load and the rhythm of a household, as functions of the local (Seoul) time. Pure functions, no
+randomness: the simulator (:mod:`cityhub.sim.stream`) adds the noise, the episodes, the panel
+faults and the dropouts.
 
 The curves are made-up but plausible: office and shopping lots fill with the morning commute
 and empty in the evening, residential streets the other way round; fine dust peaks with the
-rush hours and settles in the afternoon; ozone peaks after noon.
+rush hours and settles in the afternoon; ozone peaks after noon; a market's panels carry its
+opening hours, a house's its evening.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 SEOUL = timezone(timedelta(hours=9), "KST")  # Korea keeps no daylight saving time
 
@@ -91,6 +94,31 @@ TRAFFIC_DAY: Curve = (
     (24, 0.1),
 )
 
+#: electric load on a distribution panel, relative to its busiest hour: a traditional market
+#: (refrigerated stalls through the night) and a house (the evening)
+MARKET_LOAD: Curve = (
+    (0, 0.25),
+    (6, 0.25),
+    (8, 0.6),
+    (10, 0.9),
+    (13, 1.0),
+    (18, 0.95),
+    (20, 0.5),
+    (22, 0.3),
+    (24, 0.25),
+)
+HOUSE_LOAD: Curve = (
+    (0, 0.35),
+    (5, 0.3),
+    (7, 0.6),
+    (9, 0.4),
+    (12, 0.45),
+    (17, 0.55),
+    (19, 0.95),
+    (22, 0.8),
+    (24, 0.35),
+)
+
 
 def at(curve: Curve, hour: float) -> float:
     """The curve's value at ``hour`` (0 ≤ hour < 24), linear between its points."""
@@ -119,28 +147,27 @@ def occupancy(moment: datetime, residential: bool) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Episode:
-    """A regional fine-dust episode (황사 or a stagnant-air event): PM rises over ``rise``,
-    holds, and clears over ``fall``; ``pm10`` µg/m³ is added at the peak (PM2.5 ~ 60 %)."""
+class Swell:
+    """Something that builds up from ``start`` over ``rise``, holds, and subsides over
+    ``fall``."""
 
     start: datetime
     rise: timedelta
     hold: timedelta
     fall: timedelta
-    pm10: float
 
     @property
     def peak(self) -> tuple[datetime, datetime]:
-        """When the episode is at its peak (from, to)."""
+        """When it is at its peak (from, to)."""
         return self.start + self.rise, self.start + self.rise + self.hold
 
     @property
     def end(self) -> datetime:
-        """When the air is clear again."""
+        """When it is over."""
         return self.start + self.rise + self.hold + self.fall
 
-    def extra(self, moment: datetime) -> float:
-        """PM10 added at ``moment`` (0 outside the episode)."""
+    def share(self, moment: datetime) -> float:
+        """How much of its peak it is at ``moment``: 0 outside, 1 at the peak."""
         if moment <= self.start or moment >= self.end:
             return 0.0
         top_from, top_to = self.peak
@@ -150,7 +177,19 @@ class Episode:
             share = 1.0
         else:
             share = (self.end - moment) / self.fall
-        return self.pm10 * 0.5 * (1 - math.cos(math.pi * share))  # smooth ramps
+        return 0.5 * (1 - math.cos(math.pi * share))  # smooth ramps
+
+
+@dataclass(frozen=True, slots=True)
+class Episode(Swell):
+    """A regional fine-dust episode (황사 or a stagnant-air event): ``pm10`` µg/m³ is added at
+    the peak (PM2.5 ~ 60 %)."""
+
+    pm10: float
+
+    def extra(self, moment: datetime) -> float:
+        """PM10 added at ``moment`` (0 outside the episode)."""
+        return self.pm10 * self.share(moment)
 
 
 def episode_of(seed: int, day: datetime) -> Episode | None:
@@ -167,6 +206,55 @@ def episode_of(seed: int, day: datetime) -> Episode | None:
         hold=timedelta(hours=rng.uniform(3, 7)),
         fall=timedelta(hours=rng.uniform(3, 5)),
         pm10=rng.uniform(80, 180),
+    )
+
+
+LEAKAGE, HEAT = "leakage", "heat"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault(Swell):
+    """A fault building up in a distribution panel: current leaking through damp or worn
+    insulation (``leakage``, mA), or a loose or corroded terminal heating up (``heat``, °C).
+    At its peak the measure reads ``worst``; a terminal that hot also ``arcs``. It subsides
+    when the wiring dries out or an electrician has been."""
+
+    measure: str  # LEAKAGE or HEAT
+    worst: float
+    arcs: bool
+
+    def reading(self, moment: datetime, normal: float) -> float:
+        """The measure at ``moment`` on a panel that reads ``normal`` without the fault."""
+        return normal + max(0.0, self.worst - normal) * self.share(moment)
+
+
+def fault_of(seed: int, panel: str, day: datetime) -> Fault | None:
+    """The fault starting in ``panel`` on the Seoul date of ``day``, if any (on about one day
+    in eighteen; one fault in eight is dangerous: leakage past 100 mA, or a terminal past 80 °C
+    that arcs); the same seed, panel and date always give the same one."""
+    return _fault_on(seed, panel, day.astimezone(SEOUL).date())
+
+
+@functools.lru_cache(maxsize=1024)  # asked every simulated minute, for every panel
+def _fault_on(seed: int, panel: str, on: date) -> Fault | None:
+    rng = random.Random(f"cityhub-demo-fault:{seed}:{panel}:{on.isoformat()}")
+    if rng.random() >= 1 / 18:
+        return None
+    midnight = datetime(on.year, on.month, on.day, tzinfo=SEOUL).astimezone(UTC)
+    measure = LEAKAGE if rng.random() < 0.6 else HEAT
+    danger = rng.random() < 1 / 8
+    if measure == LEAKAGE:
+        worst = rng.uniform(110, 160) if danger else rng.uniform(35, 60)
+    else:
+        worst = rng.uniform(84, 95) if danger else rng.uniform(63, 74)
+    return Fault(
+        start=midnight + timedelta(minutes=rng.randrange(0, 24 * 60, 10)),
+        rise=timedelta(hours=rng.uniform(1, 3)),
+        hold=timedelta(hours=rng.uniform(1, 4)),
+        fall=timedelta(hours=rng.uniform(0.5, 1.5)),
+        measure=measure,
+        worst=worst,
+        arcs=danger and measure == HEAT,
     )
 
 

@@ -121,10 +121,10 @@ def simulate(
 ) -> None:
     """Send the demo city's live sensor data to a hub: parking spots and lots, air quality
     with fine-dust episodes, structural sensors, care households' motion, smart crosswalks,
-    the flood gauge, and bus cameras' plate sightings, with noise and dropouts. The simulated
-    clock runs SPEED times the real one; readings are stamped with the real time they are
-    sent. The same seed and start give the same messages. Progress every 5 s; a summary at
-    the end or on Ctrl-C."""
+    the flood gauge, electrical-fire sensors on distribution panels with now and then a fault,
+    and bus cameras' plate sightings, with noise and dropouts. The simulated clock runs SPEED
+    times the real one; readings are stamped with the real time they are sent. The same seed
+    and start give the same messages. Progress every 5 s; a summary at the end or on Ctrl-C."""
     begin = _start(start)
     if dry_run:
         _dry_run(seed, begin, timedelta(seconds=(duration or 60.0) * speed))

@@ -20,6 +20,11 @@ What the sensors do (the curves are in :mod:`cityhub.sim.patterns`):
 - **smart crosswalks** report the vehicles, pedestrians and stop-line violations of each
   15 minutes (stamped with the start of the interval);
 - the **flood gauge** reports the river level every 10 minutes;
+- **electrical-fire sensors** on distribution panels report leakage current, temperature and
+  arc events every 30 minutes (leakage and warmth follow the load: a market's opening hours, a
+  house's evening); now and then a panel develops a **fault** over a few hours — leakage through
+  damp wiring, a terminal heating up — that reaches the electrical service's caution grade, one
+  in eight its danger grade, and its sensor reports every 5 minutes while it lasts;
 - **buses** on four routes pass the enforcement zones every 15 minutes from 05:30 to 23:00 and
   their cameras sight the plates of the cars parked there (sent to the enforcement service);
 - every sensor has Gaussian noise, and now and then one goes **silent** for 30 minutes to
@@ -45,7 +50,11 @@ from cityhub.sim.devices import KINDS, Device, devices_of
 TICK = timedelta(minutes=1)
 SIGHTINGS = "sightings"
 #: minutes between two reports of the sensors that report on a schedule
-EVERY = {"lot": 10, "air": 10, "structure": 30, "gauge": 10, "crosswalk": 15}
+EVERY = {"lot": 10, "air": 10, "structure": 30, "gauge": 10, "crosswalk": 15, "panel": 30}
+ALARMED_EVERY = 5  # minutes between two reports of a panel's sensor while a fault lasts
+#: kinds of sensor added to the demo city later: they draw from a generator of their own, so
+#: the messages of the others stay what they were
+_LATER = frozenset({"panel"})
 DROPOUT_PER_HOUR = 0.01  # chance that a sensor goes silent, each hour
 _STAY_MIN = 90.0  # mean stay of a car in a spot
 _BUS_EVERY = 15  # minutes between two buses of a route
@@ -87,6 +96,7 @@ class _Sensor:
     device: Device
     entity: dict[str, Any]
     phase: int  # minute of its reporting period it reports at
+    rng: random.Random
     silent_until: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -140,12 +150,14 @@ class CityStream:
         self.start = start.astimezone(UTC).replace(second=0, microsecond=0)
         self.clock = self.start
         self.rng = random.Random(f"cityhub-demo-stream:{seed}")
+        later = random.Random(f"cityhub-demo-stream:{seed}:later")
         city = generate(seed) if city is None else city
         by_id = {e["id"]: e for e in city}
-        self.sensors = [
-            _Sensor(d, by_id[d.entity_id], self.rng.randrange(EVERY.get(d.kind, 60)))
-            for d in devices_of(city)
-        ]
+        self.sensors: list[_Sensor] = []
+        for d in devices_of(city):
+            rng = later if d.kind in _LATER else self.rng
+            phase = rng.randrange(EVERY.get(d.kind, 60))
+            self.sensors.append(_Sensor(d, by_id[d.entity_id], phase, rng))
         self._residential: dict[str, bool] = {}  # parking site → residential street?
         for s in self.sensors:
             self._set_up(s)
@@ -160,7 +172,7 @@ class CityStream:
     # --- set-up ---------------------------------------------------------------------------
 
     def _set_up(self, s: _Sensor) -> None:
-        rng, e, kind = self.rng, s.entity, s.device.kind
+        rng, e, kind = s.rng, s.entity, s.device.kind
         if kind == "spot":
             site = e["refParkingSite"]["object"]
             residential = self._residential.setdefault(site, rng.random() < 0.3)
@@ -205,6 +217,14 @@ class CityStream:
             }
         elif kind == "gauge":
             s.state = {"level": float(_value(e, "currentLevel", 1.0))}
+        elif kind == "panel":
+            market = _value(e, "buildingType") == "traditionalMarket"
+            s.state = {
+                "load": patterns.MARKET_LOAD if market else patterns.HOUSE_LOAD,
+                "leakage": float(_value(e, "leakageCurrent", 2.0)),  # at rest
+                "ambient": float(_value(e, "temperature", 25.0)),
+                "warming": rng.uniform(8.0, 15.0),  # °C at full load
+            }
 
     # --- the stream -----------------------------------------------------------------------
 
@@ -229,8 +249,8 @@ class CityStream:
                     continue
                 s.silent_until = None
                 s.state["back"] = True  # report at once: the gateway is online again
-            elif self.rng.random() < DROPOUT_PER_HOUR / 60:
-                s.silent_until = now + timedelta(minutes=self.rng.randrange(30, 240))
+            elif s.rng.random() < DROPOUT_PER_HOUR / 60:
+                s.silent_until = now + timedelta(minutes=s.rng.randrange(30, 240))
                 continue
             body = self._measure(s, now, minute, shares)
             if body is not None:
@@ -264,7 +284,7 @@ class CityStream:
     def _measure(
         self, s: _Sensor, now: datetime, minute: int, shares: dict[str, float]
     ) -> dict[str, Any] | None:
-        kind, rng, st = s.device.kind, self.rng, s.state
+        kind, rng, st = s.device.kind, s.rng, s.state
         back = st.pop("back", False)
         if kind == "spot":
             changed = self._flip(s, shares[st["site"]])
@@ -273,6 +293,8 @@ class CityStream:
             return {"s": "occupied" if st["occupied"] else "free"}
         if kind == "motion":
             return self._motion(s, now, minute, back)
+        if kind == "panel":
+            return self._panel(s, now, minute, back)
         every = EVERY[kind]
         if minute % every != s.phase and not back:
             return None
@@ -332,6 +354,30 @@ class CityStream:
             warm = 1.5 * math.sin((hour - 9) / 24 * 2 * math.pi)
             measures["t"] = round(st["indoor"] + warm + rng.gauss(0, 0.3), 1)
         return measures or None
+
+    def _panel(self, s: _Sensor, now: datetime, minute: int, back: bool) -> dict[str, Any] | None:
+        st, rng = s.state, s.rng
+        faults = [
+            fault
+            for day in (now - timedelta(days=1), now)  # a fault may run past midnight
+            if (fault := patterns.fault_of(self.seed, s.device.entity_id, day)) is not None
+            and fault.share(now) > 0
+        ]
+        every = ALARMED_EVERY if faults else EVERY["panel"]
+        if (minute - s.phase) % every and not back:
+            return None
+        load = patterns.at(st["load"], patterns.local(now)[0])
+        leakage = st["leakage"] * (0.6 + 0.6 * load) + rng.gauss(0, 0.2)
+        temperature = st["ambient"] + st["warming"] * load + rng.gauss(0, 0.4)
+        arcs = 0
+        for fault in faults:
+            if fault.measure == patterns.LEAKAGE:
+                leakage = fault.reading(now, leakage)
+            else:
+                temperature = fault.reading(now, temperature)
+            if fault.arcs and fault.share(now) > 0.9:
+                arcs += rng.choice((0, 1, 1, 2, 3))  # a hot, loose terminal arcs now and then
+        return {"l": round(max(0.0, leakage), 1), "t": round(temperature, 1), "a": arcs}
 
     def _crosswalk(self, st: dict[str, Any], now: datetime) -> dict[str, Any]:
         rng = self.rng

@@ -1,15 +1,16 @@
 """The demo city generator: deterministic, the sizes it promises, every point inside the city,
-every entity fitting its built-in data model, and a road network that connects the stations
-with the city's places."""
+every entity fitting its built-in data model, distribution panels in markets and old houses,
+and a road network that connects the stations with the city's places."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from shapely.geometry import Point
+import pytest
+from shapely.geometry import Point, shape
 
 from cityhub.ops.roads import RoadNetwork
-from cityhub.sim.city import COUNTS, _Places, districts, generate
+from cityhub.sim.city import COUNTS, MARKETS, _Places, districts, generate
 from tests.datamodels.test_builtin import MODELS, Checker, _stored
 
 
@@ -39,6 +40,31 @@ def test_every_entity_fits_its_model() -> None:
         model = MODELS.get(e["type"])
         if model is not None:
             assert Checker.of(model).errors(None, _stored(e)) == [], e["id"]
+
+
+def test_panels_fit_the_electrical_model_in_their_districts() -> None:
+    panels = [e for e in generate() if e["type"] == "ElectricalPanel"]
+    assert len(panels) == COUNTS["ElectricalPanel"]
+    checker = Checker.of(MODELS["ElectricalPanel"])  # the built-in model is there
+    areas = {f["id"]: shape(f["geometry"]).buffer(0.0005) for f in districts()["features"]}
+    for panel in panels:
+        assert checker.errors(None, _stored(panel)) == [], panel["id"]
+        lon, lat = panel["location"]["value"]["coordinates"]
+        assert areas[panel["areaServed"]["value"]].contains(Point(lon, lat)), panel["id"]
+        assert panel["leakageCurrent"]["value"] < 30 and panel["temperature"]["value"] < 60
+    kinds = Counter((p["buildingType"]["value"], p["panelType"]["value"]) for p in panels)
+    assert kinds[("traditionalMarket", "main")] == len(MARKETS)  # and its stalls' sub panels
+    assert kinds[("traditionalMarket", "sub")] > kinds[("house", "main")] > 10
+    names = [p["name"]["value"] for p in panels]
+    assert len(set(names)) == len(names) and all(n.endswith(" 분전반") for n in names)
+
+
+def test_the_panels_leave_the_rest_of_the_city_where_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rest = [e for e in generate(5) if e["type"] != "ElectricalPanel"]
+    monkeypatch.setattr("cityhub.sim.city._panels", lambda rng, features: iter(()))
+    assert generate(5) == rest  # added later, from a generator of their own
 
 
 def test_roads_reach_the_scene_from_a_station() -> None:

@@ -99,9 +99,10 @@ def test_cityhub_demo_runs_and_resumes(tmp_path: Path) -> None:
             assert _count(c, "District") == 6
             assert _count(c, "CareHousehold") == COUNTS["CareHousehold"]
             assert _count(c, "OffStreetParking") == COUNTS["OffStreetParking"]
+            assert _count(c, "ElectricalPanel") == COUNTS["ElectricalPanel"]
             assert c.get("/").status_code == 200
             services = {s["id"] for s in c.get("/cityhub/v1/services").json()}
-            assert {"parking", "air", "care", "facility"} <= services
+            assert {"parking", "air", "care", "facility", "electrical-fire"} <= services
     finally:
         demo.stop()
     again = Demo(tmp_path / "data", "--no-simulate")

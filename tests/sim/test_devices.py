@@ -1,11 +1,13 @@
 """The demo city's sensors provisioned in the ingest gateway: one service group per kind of
 sensor, one device per sensor entity, once; a measure sent with a demo API key updates the
-demo entity through the real ingest path."""
+demo entity through the real ingest path, and a panel's dangerous reading reaches the
+electrical-fire service."""
 
 from __future__ import annotations
 
 import dataclasses
 import socket
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -16,7 +18,10 @@ from cityhub.settings import Settings
 from cityhub.sim.city import COUNTS, generate
 from cityhub.sim.demo import CAMERAS_USER, seed, simulator_key
 from cityhub.sim.devices import KINDS, devices_of, provision
+from cityhub.sim.sender import HttpMeasures, stamp
 from cityhub.sim.simulate import broker_for
+from tests.services.facility.city import city as running
+from tests.sim.test_stream import fault_at_peak
 
 pytestmark = pytest.mark.anyio
 SEED = 11
@@ -43,7 +48,8 @@ async def test_provisioned_once_and_measures_update_the_demo_entities(settings: 
                 + COUNTS["Facility"]  # one structural sensor each
                 + COUNTS["CareHousehold"]  # one motion sensor each
                 + COUNTS["CrosswalkObserved"]
-                + COUNTS.get("FloodMonitoring", 0)
+                + COUNTS["FloodMonitoring"]
+                + COUNTS["ElectricalPanel"]
             )
             assert listed["count"] == len(sensors) == expected
             spot = (await c.get("/iot/devices/demo-spot-2-5")).json()
@@ -84,6 +90,29 @@ async def test_provisioned_once_and_measures_update_the_demo_entities(settings: 
             # another device's key is refused
             r = await c.post("/iot/json", params={"k": "demo-air", "i": "demo-spot-2-5"}, json=sent)
             assert r.status_code == 404
+
+
+async def test_a_panel_past_danger_raises_its_fire_event(settings: Settings) -> None:
+    city = generate(SEED)
+    msg = fault_at_peak(SEED, city, "danger")  # what the simulator sends at a fault's worst
+    panel = next(d.entity_id for d in devices_of(city) if d.device_id == msg.device_id)
+    async with running(settings) as c:
+        await seed(c.app.state.hub, SEED)
+        await c.settle()
+        graded = await c.get("/cityhub/v1/electrical/panels")  # the city's readings: normal
+        assert graded["byGrade"]["normal"] == COUNTS["ElectricalPanel"]
+        assert await c.events(eventCode="ELC0002") == []
+
+        body = {"TimeInstant": stamp(datetime.now(UTC)), **msg.body}  # as the sender stamps it
+        assert await HttpMeasures(c.client, "").measure(msg, body) is None
+        await c.settle()
+        (row,) = (await c.get("/cityhub/v1/electrical/panels", grade="danger"))["panels"]
+        assert row["id"] == panel and row["temperature"] == msg.body["t"]
+        assert row["arcEvents"] == msg.body["a"] and "(danger)" in row["anomalyReason"]
+        (event,) = await c.events(eventCode="ELC0002")
+        assert (event["severity"], event["eventGrade"]) == ("high", "danger")
+        assert event["sop"]["template"] == "fire"
+        assert event["description"].startswith(row["name"])
 
 
 async def test_a_second_start_provisions_nothing(settings: Settings) -> None:

@@ -126,6 +126,8 @@ def test_measures_over_mosquitto_update_the_demo_city(
     assert len(reported) > 100  # each spot reports in its first half hour, then on changes
     lot = c.get("/ngsi-ld/v1/entities/urn:ngsi-ld:OffStreetParking:demo-1").json()
     assert _observed(lot["occupiedSpotNumber"]) is not None
+    panel = c.get("/ngsi-ld/v1/entities/urn:ngsi-ld:ElectricalPanel:demo-1").json()
+    assert _observed(panel["leakageCurrent"]) is not None and panel["arcEvents"]["value"] == 0
     assert c.get("/iot/dead-letters/counts").json() == []  # every message was taken
     cases = c.get("/cityhub/v1/parking/enforcement/cases").json()
     assert cases, "the bus sightings opened no enforcement case"

@@ -1,11 +1,12 @@
 """The demo city's sensor stream: deterministic for a seed and start, and shaped like a city's
 day — parking fills with the weekday morning, fine dust rises in an episode, households are
-quiet at night, sensors drop out and come back, buses sight plates in the enforcement zones."""
+quiet at night, distribution panels read normal until a fault, sensors drop out and come back,
+buses sight plates in the enforcement zones."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from statistics import mean
 
@@ -13,11 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from cityhub.cli import main
+from cityhub.services.electrical.grading import DEFAULTS, check_table, grade
 from cityhub.services.parking.enforcement_model import Sighting
 from cityhub.sim import patterns
-from cityhub.sim.city import generate
-from cityhub.sim.devices import KINDS
-from cityhub.sim.stream import EVERY, SIGHTINGS, CityStream, Message
+from cityhub.sim.city import COUNTS, generate
+from cityhub.sim.devices import KINDS, devices_of
+from cityhub.sim.stream import ALARMED_EVERY, EVERY, SIGHTINGS, CityStream, Message
 
 SEED = 2026
 MONDAY = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)  # Monday 2 March 2026, 00:00 in Seoul
@@ -40,6 +42,28 @@ def _kst(msg: Message) -> float:
     return patterns.local(msg.at)[0]
 
 
+def graded(msg: Message) -> str:
+    """The electrical service's grade of a panel's message, on its default thresholds."""
+    names = {a["object_id"]: a["name"] for a in KINDS["panel"].attributes}
+    return grade({names[k]: v for k, v in msg.body.items()}, check_table(DEFAULTS))[0]
+
+
+def fault_at_peak(seed: int, city: list[dict[str, object]], level: str) -> Message:
+    """The first report, from MONDAY on, of a demo panel at the peak of a fault that the
+    electrical service grades ``level``."""
+    device_of = {d.entity_id: d.device_id for d in devices_of(city) if d.kind == "panel"}
+    for days in range(120):
+        for panel, device in device_of.items():
+            fault = patterns.fault_of(seed, panel, MONDAY + timedelta(days=days))
+            if fault is None or fault.start < MONDAY:
+                continue
+            reports = CityStream(seed, fault.peak[0], city).messages(fault.peak[1])
+            msg = next((m for m in reports if m.device_id == device), None)
+            if msg is not None and graded(msg) == level:
+                return msg
+    raise AssertionError(f"no demo panel reads {level} in 120 days")
+
+
 def test_same_seed_and_start_give_the_same_messages(city: list[dict[str, object]]) -> None:
     until = MONDAY + timedelta(hours=3)
     first = [m.json() for m in CityStream(SEED, MONDAY, city).messages(until)]
@@ -47,6 +71,16 @@ def test_same_seed_and_start_give_the_same_messages(city: list[dict[str, object]
     assert len(first) > 1000 and first == again
     other = [m.json() for m in CityStream(SEED + 1, MONDAY, city).messages(until)]
     assert other != first
+
+
+def test_panels_leave_the_other_sensors_messages_as_they_were(
+    city: list[dict[str, object]],
+) -> None:
+    until = MONDAY + timedelta(hours=3)
+    every = [m.json() for m in CityStream(SEED, MONDAY, city).messages(until)]
+    others = [e for e in city if e["type"] != "ElectricalPanel"]
+    without = [m.json() for m in CityStream(SEED, MONDAY, others).messages(until)]
+    assert without == [m for m in every if m["kind"] != "panel"] != every
 
 
 def test_dry_run_prints_the_same_messages_for_the_same_seed() -> None:
@@ -76,7 +110,7 @@ def test_bad_flags_are_refused_with_a_reason() -> None:
 
 def test_measures_use_the_device_groups_mapping(day: list[Message]) -> None:
     kinds = {m.kind for m in day}
-    assert kinds >= {"spot", "lot", "air", "structure", "motion", "crosswalk", SIGHTINGS}
+    assert kinds >= {"spot", "lot", "air", "structure", "motion", "crosswalk", "panel", SIGHTINGS}
     for msg in day:
         if msg.kind == SIGHTINGS:
             continue
@@ -150,6 +184,26 @@ def test_households_are_quiet_at_night(day: list[Message]) -> None:
     assert morning > 10 * max(night, 1), (night, morning)
     heard = {m.device_id for m in day if m.kind == "motion"}
     assert len(heard) == 200  # every sensor reports (its temperature) during the day
+
+
+def test_panels_read_normal_until_a_fault(
+    day: list[Message], city: list[dict[str, object]]
+) -> None:
+    panels = [m for m in day if m.kind == "panel"]
+    assert len({m.device_id for m in panels}) == COUNTS["ElectricalPanel"]
+    normal = [m for m in panels if graded(m) == "normal"]
+    assert len(normal) > 0.9 * len(panels)
+    assert 1.0 < mean(m.body["l"] for m in normal) < 8.0  # a few mA
+    assert 25.0 < mean(m.body["t"] for m in normal) < 45.0
+    # the day has a fault: its panel reports every 5 minutes while it lasts
+    faulty = {m.device_id for m in panels if graded(m) != "normal"}
+    assert faulty and len(faulty) <= 5
+    for device in faulty:
+        seen = [m.at for m in panels if m.device_id == device]
+        gaps = Counter(b - a for a, b in zip(seen, seen[1:], strict=False))
+        assert gaps.most_common(1)[0][0] == timedelta(minutes=ALARMED_EVERY), gaps
+    # faults reach caution and, more rarely, danger (fault_at_peak fails when none does)
+    assert fault_at_peak(SEED, city, "caution").at < fault_at_peak(SEED, city, "danger").at
 
 
 def test_bus_cameras_sight_plates_in_the_zones(
