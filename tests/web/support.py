@@ -131,6 +131,56 @@ def facility(n: int, lon: float, lat: float, grade: str, name: str) -> dict[str,
     }
 
 
+def panel(
+    n: int, lon: float, lat: float, leakage: float, observed: str, name: str
+) -> dict[str, Any]:
+    """A distribution panel with an electrical-fire sensor's reading observed at ``observed``
+    (the electrical service grades it and writes ``anomalyGrade``)."""
+    return {
+        "id": f"urn:ngsi-ld:ElectricalPanel:demo-{n}",
+        "type": "ElectricalPanel",
+        "name": prop(name),
+        "buildingType": prop("traditionalMarket"),
+        "panelType": prop("sub"),
+        "leakageCurrent": prop(leakage, unitCode="4K", observedAt=observed),
+        "temperature": prop(24.0, unitCode="CEL", observedAt=observed),
+        "arcEvents": prop(0, observedAt=observed),
+        "location": point(lon, lat),
+    }
+
+
+def crosswalk(n: int, lon: float, lat: float, violations: int, name: str) -> dict[str, Any]:
+    """A smart crosswalk with the counts of one interval."""
+    return {
+        "id": f"urn:ngsi-ld:CrosswalkObserved:demo-{n}",
+        "type": "CrosswalkObserved",
+        "name": prop(name),
+        "stopLineViolations": prop(violations),
+        "vehicleCount": prop(240),
+        "pedestrianCount": prop(310),
+        "schoolZone": prop(True),
+        "location": point(lon, lat),
+    }
+
+
+def violation(
+    n: int, lon: float, lat: float, status: str, category: str, zone: str
+) -> dict[str, Any]:
+    """A parking violation (as enforcement makes them) in a zone of ``category``."""
+    return {
+        "id": f"urn:ngsi-ld:ParkingViolation:demo-{n}",
+        "type": "ParkingViolation",
+        "status": prop(status),
+        "maskedPlate": prop("12가**56"),
+        "zoneName": prop(zone),
+        "zoneCategory": prop(category),
+        "zoneType": prop("immediate"),
+        "confirmedAt": prop("2026-02-11T05:05:12.000Z"),
+        "fineAmount": prop(80_000, unitCode="KRW"),
+        "location": point(lon, lat),
+    }
+
+
 def demo_city() -> list[dict[str, Any]]:
     """A small believable set: lots, cameras around the centre, hydrants, stations, bridges."""
     lots = [

@@ -68,10 +68,12 @@ export function shortKeys(entity) {
   return out;
 }
 
-/** Every entity of a type (keyValues, the given attributes), fetched in parallel pages. */
-export async function allEntities(type, attrs, pageSize = 1000) {
+/** Every entity of a type (keyValues, the given attributes, those matching q when given),
+ * fetched in parallel pages. */
+export async function allEntities(type, attrs, { q, pageSize = 1000 } = {}) {
   const base = `/ngsi-ld/v1/entities?type=${encodeURIComponent(type)}&options=keyValues&limit=${pageSize}` +
-    (attrs?.length ? `&attrs=${attrs.map(encodeURIComponent).join(',')}` : '');
+    (attrs?.length ? `&attrs=${attrs.map(encodeURIComponent).join(',')}` : '') +
+    (q ? `&q=${encodeURIComponent(q)}` : '');
   const first = await api(`${base}&offset=0&count=true`, { raw: true });
   const total = Number(first.headers.get('NGSILD-Results-Count') || 0);
   const rows = await first.json();

@@ -1,7 +1,15 @@
-// The map's layers, one per entity type: which attributes to fetch, how a feature is drawn,
-// what its legend says, which attribute the details sparkline shows.
+// The map's layers, one per entity type: which attributes to fetch (and, for a layer that
+// shows only some entities of its type, the NGSI-LD q that picks them and the same test for
+// live changes), how a feature is drawn, what its legend says (a key, or [key, values] for a
+// legend with a figure in it), which fields the details list (and which i18n group names the
+// values of a field), which attribute the details sparkline shows.
+//
+// Not here on purpose: the care service's elderly-alone households (CareHousehold). Where
+// they live is for the care staff on the service's own layer, not for every map user.
 import {
-  CAI_COLORS, GREY, PARKING_COLORS, SAFETY_COLORS, SEVERITY_COLORS, cai, parkingLevel,
+  CAI_COLORS, CROSSWALK_COLORS, CROSSWALK_MANY, GREY, PANEL_COLORS, PARKING_COLORS, SAFETY_COLORS,
+  SEVERITY_COLORS, VIOLATION_COLORS, cai, crosswalkLevel, panelLevel, parkingLevel, violationLevel,
+  violationStanding,
 } from './styles.js';
 
 const base = { weight: 1.5, color: '#0b1620', fillOpacity: 0.9, opacity: 1 };
@@ -88,6 +96,66 @@ export const LAYERS = [
     fields: ['safetyGrade', 'structureType', 'gradeReason', 'gradedAt'],
     spark: 'safetyGrade',
     sparkValue: (grade) => ('ABCDE'.includes(grade) && grade ? 'ABCDE'.indexOf(grade) + 1 : null), // E (5) on top
+  },
+  {
+    id: 'electrical',
+    type: 'ElectricalPanel',
+    attrs: ['name', 'anomalyGrade', 'anomalyReason', 'leakageCurrent', 'temperature', 'arcEvents', 'location'],
+    cluster: true,
+    level: (e) => panelLevel(e.anomalyGrade),
+    style(e) {
+      const level = this.level(e);
+      const danger = level === 'danger';
+      return {
+        ...base, radius: danger ? 11 : level === 'caution' ? 9 : 7, weight: danger ? 3 : 1.5,
+        color: danger ? '#ffffff' : base.color, fillColor: PANEL_COLORS[level],
+      };
+    },
+    legend: ['normal', 'caution', 'danger', 'recovering', 'unknown'].map((l) => [PANEL_COLORS[l], `panel.${l}`]),
+    fields: ['anomalyGrade', 'leakageCurrent', 'temperature', 'arcEvents', 'anomalyReason'],
+    enums: { anomalyGrade: 'panel' },
+    spark: 'leakageCurrent',
+  },
+  {
+    id: 'crosswalk',
+    type: 'CrosswalkObserved',
+    attrs: ['name', 'stopLineViolations', 'vehicleCount', 'pedestrianCount', 'schoolZone', 'location'],
+    cluster: true,
+    level: (e) => crosswalkLevel(e.stopLineViolations),
+    style(e) {
+      const level = this.level(e);
+      return { ...base, radius: level === 'many' ? 9 : 7, fillColor: CROSSWALK_COLORS[level] };
+    },
+    legend: [
+      [CROSSWALK_COLORS.none, 'crosswalk.none'],
+      [CROSSWALK_COLORS.some, ['crosswalk.some', { max: CROSSWALK_MANY - 1 }]],
+      [CROSSWALK_COLORS.many, ['crosswalk.many', { min: CROSSWALK_MANY }]],
+      [CROSSWALK_COLORS.unknown, 'crosswalk.unknown'],
+    ],
+    fields: ['stopLineViolations', 'vehicleCount', 'pedestrianCount', 'schoolZone'],
+    spark: 'stopLineViolations',
+  },
+  {
+    // the cars standing in an enforcement zone now: a cleared (or towed, paid...) violation
+    // leaves the map; the plate is left out, though masked
+    id: 'violation',
+    type: 'ParkingViolation',
+    attrs: ['zoneName', 'zoneCategory', 'status', 'confirmedAt', 'fineAmount', 'location'],
+    q: '!status|status=="open","detected","confirmed","notified"',
+    shows: (e) => violationStanding(e.status),
+    cluster: true,
+    level: (e) => violationLevel(e.zoneCategory),
+    style(e) {
+      const level = this.level(e);
+      const fire = level === 'fire';
+      return {
+        ...base, radius: fire ? 8 : 6, weight: fire ? 3 : 1.5, color: fire ? '#ffffff' : base.color,
+        fillColor: VIOLATION_COLORS[level],
+      };
+    },
+    legend: ['fire', 'other'].map((l) => [VIOLATION_COLORS[l], `violation.${l}`]),
+    fields: ['zoneName', 'status', 'confirmedAt', 'fineAmount'],
+    enums: { status: 'violationStatus' },
   },
 ];
 

@@ -132,7 +132,7 @@ export class CityMap {
   async loadLayer(def) {
     let rows = [];
     try {
-      rows = await allEntities(def.type, def.attrs);
+      rows = await allEntities(def.type, def.attrs, { q: def.q });
     } catch (err) {
       console.warn(`cityhub: cannot load ${def.type}`, err);
       return;
@@ -149,7 +149,7 @@ export class CityMap {
 
   async reload() {
     for (const def of LAYERS.filter((l) => l.attrs)) {
-      const rows = await allEntities(def.type, def.attrs).catch(() => null);
+      const rows = await allEntities(def.type, def.attrs, { q: def.q }).catch(() => null);
       if (!rows) continue;
       const seen = new Set();
       for (const entity of rows) {
@@ -163,7 +163,7 @@ export class CityMap {
 
   makeMarker(def, entity) {
     const at = latLngOf(entity);
-    if (!at) return null;
+    if (!at || (def.shows && !def.shows(entity))) return null;
     const marker = L.circleMarker(at, { ...def.style(entity), renderer: this.renderer, bubblingMouseEvents: false });
     marker.on('click', () => this.select(entity.id));
     this.features.set(entity.id, { def, entity, marker });
@@ -185,6 +185,10 @@ export class CityMap {
 
   upsert(def, entity) {
     const found = this.features.get(entity.id);
+    if (found && def.shows && !def.shows(entity)) {
+      this.remove(entity.id); // no longer one the layer shows (a violation cleared)
+      return;
+    }
     if (!found) {
       const marker = this.makeMarker(def, entity);
       if (marker) this.groups.get(def.id).addLayer(marker);
@@ -256,10 +260,11 @@ export class CityMap {
         type: 'checkbox', id: `layer-${def.id}`, checked: this.enabled.has(def.id),
         onchange: (e) => this.toggle(def.id, e.target.checked),
       });
-      const legend = h('ul', { class: 'legend', 'aria-label': t('map.legend') }, def.legend.map(([color, key]) => {
+      const legend = h('ul', { class: 'legend', 'aria-label': t('map.legend') }, def.legend.map(([color, label]) => {
+        const [key, vars] = Array.isArray(label) ? label : [label];
         const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
         swatch.style.backgroundColor = color;
-        return h('li', null, swatch, t(key));
+        return h('li', null, swatch, t(key, vars));
       }));
       return h('div', { class: 'layer-item' },
         h('label', { for: `layer-${def.id}` }, box, ' ', t(`layer.${def.id}`), ' ',
@@ -344,6 +349,7 @@ export class CityMap {
     const rows = def.fields.map((name) => {
       let value = name === 'cai' ? cai(entity).cai : entity[name];
       if (value === undefined || value === null) value = '–';
+      else if (def.enums?.[name]) value = tv(def.enums[name], value);
       else if (name === 'severity' || name === 'status') value = tv(name, value);
       else if (/At$|^date/.test(name)) value = fmtTime(value);
       else if (typeof value === 'boolean') value = t(value ? 'yes' : 'no');

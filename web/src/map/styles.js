@@ -1,5 +1,6 @@
-// How the map draws each kind of entity: colours by free spaces, CAI grade, safety grade and
-// severity, and the view cone of a camera. Pure: no DOM or Leaflet, tested with node --test.
+// How the map draws each kind of entity: colours by free spaces, CAI grade, safety grade,
+// severity, a distribution panel's anomaly grade, a crosswalk's stop-line violations and a
+// parking violation's zone, and the view cone of a camera. Pure: no DOM or Leaflet, tested with node --test.
 
 export const GREY = '#8a96a3';
 
@@ -57,6 +58,42 @@ export function cai(entity) {
 }
 // AirKorea's colours: good blue, moderate green, unhealthy yellow, very unhealthy red
 export const CAI_COLORS = { 1: '#3b8beb', 2: '#2fbf71', 3: '#f5b700', 4: '#ff4d4f', null: GREY };
+
+/** A distribution panel's state (the electrical service's anomalyGrade) -> level: normal,
+ * caution, danger, recovering (normal again, its event still open), else unknown. */
+export function panelLevel(grade) {
+  return Object.hasOwn(PANEL_COLORS, grade) ? grade : 'unknown';
+}
+export const PANEL_COLORS = {
+  normal: '#2fbf71', recovering: '#3b8beb', caution: '#f5b700', danger: '#ff4d4f', unknown: GREY,
+};
+
+// A crosswalk's latest interval: 'many' from the count at which the crosswalk service's
+// default rule raises an event (crosswalk-violations: stopLineViolations>=10 in one interval,
+// cityhub/services/crosswalk/catalog.py), 'some' from one.
+export const CROSSWALK_MANY = 10;
+
+/** Stop-line violations of a crosswalk's latest interval -> none, some, many (unknown when
+ * not a count). */
+export function crosswalkLevel(violations) {
+  if (typeof violations !== 'number' || !(violations >= 0)) return 'unknown';
+  if (violations >= CROSSWALK_MANY) return 'many';
+  return violations >= 1 ? 'some' : 'none';
+}
+export const CROSSWALK_COLORS = { none: '#2fbf71', some: '#f5b700', many: '#ff4d4f', unknown: GREY };
+
+// A ParkingViolation still standing (cityhub/ops/linked.py, _STANDING: no status yet, or one
+// of these): a car is there now.
+const STANDING = new Set(['open', 'detected', 'confirmed', 'notified']);
+/** Whether a parking violation's car is still standing there. */
+export function violationStanding(status) {
+  return status === undefined || status === null || STANDING.has(status);
+}
+/** A violation's zone category -> fire (a hydrant or fire facility: in the way of 119) or other. */
+export function violationLevel(zoneCategory) {
+  return zoneCategory === 'hydrant' || zoneCategory === 'fireFacility' ? 'fire' : 'other';
+}
+export const VIOLATION_COLORS = { fire: '#ff40ff', other: '#b388ff' };
 
 export const SAFETY_COLORS = { A: '#2fbf71', B: '#8bd346', C: '#f5b700', D: '#ff8c1a', E: '#ff4d4f' };
 export const SEVERITY_COLORS = {
