@@ -116,11 +116,18 @@ def parse_scope(value: Any) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+_GOOD_NAMES: set[str] = set()  # names seen valid already (a city uses a few hundred)
+
+
 def check_attr_name(name: str) -> None:
     """Reject attribute names NGSI-LD does not allow."""
+    if name in _GOOD_NAMES:
+        return
     if not name or not _NAME_RE.match(name) or name.startswith("@"):
         # "@..." are JSON-LD keywords, never attribute names (ETSI 055_03_03)
         raise BadRequestData(f"invalid attribute name {name!r}")
+    if len(_GOOD_NAMES) < 10_000:
+        _GOOD_NAMES.add(name)
 
 
 def parse_entity(
@@ -178,7 +185,7 @@ def _is_instance_list(raw: list[Any]) -> bool:
 
 def _looks_like_instance(item: dict[str, Any]) -> bool:
     t = item.get("type")
-    if isinstance(t, str) and _attr_type(t) in ATTRIBUTE_TYPES:
+    if isinstance(t, str) and t in _KINDS:
         return True
     return any(
         k in item
@@ -186,8 +193,8 @@ def _looks_like_instance(item: dict[str, Any]) -> bool:
     )
 
 
-def _attr_type(t: str) -> str:
-    return t[len(NGSI_LD) :] if t.startswith(NGSI_LD) else t
+#: an attribute's ``type`` member (the term, or its IRI) → its attribute type
+_KINDS = {**{t: t for t in ATTRIBUTE_TYPES}, **{NGSI_LD + t: t for t in ATTRIBUTE_TYPES}}
 
 
 def _infer_type(item: dict[str, Any]) -> str:
@@ -222,12 +229,13 @@ def parse_instance(name: str, iri: str, raw: Any, ctx: ActiveContext) -> Instanc
         return {"type": GEO_PROPERTY, "value": raw}
     if "type" in raw:
         t = raw["type"]
-        if not isinstance(t, str) or _attr_type(t) not in ATTRIBUTE_TYPES:
+        found = _KINDS.get(t) if isinstance(t, str) else None
+        if found is None:
             raise BadRequestData(
                 f"attribute {name!r} has type {t!r}; expected one of "
                 + ", ".join(sorted(ATTRIBUTE_TYPES))
             )
-        kind = _attr_type(t)
+        kind = found
     elif _looks_like_instance(raw):
         kind = _infer_type(raw)
     else:
@@ -274,10 +282,9 @@ def parse_instance(name: str, iri: str, raw: Any, ctx: ActiveContext) -> Instanc
 def _parse_value(
     name: str, kind: str, raw: dict[str, Any], inst: Instance, ctx: ActiveContext
 ) -> None:
-    where = f"attribute {name!r}"
     if kind in (PROPERTY, GEO_PROPERTY):
         if "value" not in raw or raw["value"] is None:
-            raise BadRequestData(f"{where}: a {kind} needs a non-null value")
+            raise BadRequestData(f"attribute {name!r}: a {kind} needs a non-null value")
         value = raw["value"]
         if kind == GEO_PROPERTY:
             geo.validate_geojson(value)
@@ -286,7 +293,9 @@ def _parse_value(
         obj = raw.get("object")
         objs = obj if isinstance(obj, list) else [obj]
         if not objs or not all(is_uri(o) for o in objs):
-            raise BadRequestData(f"{where}: a Relationship needs an object that is a URI")
+            raise BadRequestData(
+                f"attribute {name!r}: a Relationship needs an object that is a URI"
+            )
         inst["object"] = obj
         if "objectType" in raw:
             inst["objectType"] = parse_types(raw["objectType"], ctx)[0]
@@ -300,30 +309,34 @@ def _parse_value(
                 for v in lm.values()
             )
         ):
-            raise BadRequestData(f"{where}: languageMap must map language tags to strings")
+            raise BadRequestData(
+                f"attribute {name!r}: languageMap must map language tags to strings"
+            )
         inst["languageMap"] = lm
     elif kind == JSON_PROPERTY:
         if "json" not in raw or raw["json"] is None:
-            raise BadRequestData(f"{where}: a JsonProperty needs a json member")
+            raise BadRequestData(f"attribute {name!r}: a JsonProperty needs a json member")
         inst["json"] = raw["json"]
     elif kind == LIST_PROPERTY:
         vl = raw.get("valueList")
         if not isinstance(vl, list):
-            raise BadRequestData(f"{where}: valueList must be an array")
+            raise BadRequestData(f"attribute {name!r}: valueList must be an array")
         inst["valueList"] = vl
     elif kind == LIST_RELATIONSHIP:
         ol = raw.get("objectList")
         if not isinstance(ol, list):
-            raise BadRequestData(f"{where}: objectList must be an array")
+            raise BadRequestData(f"attribute {name!r}: objectList must be an array")
         objs = [o.get("object") if isinstance(o, dict) else o for o in ol]
         if not all(is_uri(o) for o in objs):
-            raise BadRequestData(f"{where}: objectList entries must be URIs")
+            raise BadRequestData(f"attribute {name!r}: objectList entries must be URIs")
         inst["objectList"] = objs
     elif kind == VOCAB_PROPERTY:
         voc: Any = raw.get("vocab")
         vocs = voc if isinstance(voc, list) else [voc]
         if not vocs or not all(isinstance(v, str) and v for v in vocs):
-            raise BadRequestData(f"{where}: vocab must be a string or an array of strings")
+            raise BadRequestData(
+                f"attribute {name!r}: vocab must be a string or an array of strings"
+            )
         expanded = [ctx.expand(v) for v in vocs]
         inst["vocab"] = expanded if isinstance(voc, list) else expanded[0]
 
