@@ -14,7 +14,6 @@ import contextlib
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,7 +32,6 @@ from cityhub.storage.sqlite_query import run_query
 
 _GEO_SLOTS = 1024  # GeoProperty instances indexed per entity
 _Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
-_INLINE_COMMIT_S = 0.001  # commits faster than this on average run on the event loop
 _BUSY_WAIT_S = 30.0  # how long a write waits for another process holding the write lock
 
 
@@ -41,9 +39,10 @@ class _GroupWriter:
     """Group commit on the event loop.
 
     Writes submitted while the previous group runs are run together, on the loop thread, in
-    one ``BEGIN IMMEDIATE`` transaction. Its ``COMMIT`` (the fsync) runs on the loop too while
-    commits are fast, and in a thread when the disk is slow, so the loop goes on serving other
-    requests meanwhile. Jobs are pure functions of the database
+    one ``BEGIN IMMEDIATE`` transaction. Its ``COMMIT`` (the fsync) runs in a thread, so the
+    loop goes on taking requests and messages meanwhile, which join the next group: even a fast
+    fsync, waited for on the loop, left it idle half the time under a stream of small writes
+    (MQTT measures were then written one per transaction). Jobs are pure functions of the database
     state: if one fails, the group is rolled back and replayed one job per transaction, so only
     the failing job reports an error. Running the SQL on the loop thread avoids handing every
     write to another Python thread, which costs more than the SQL itself.
@@ -55,7 +54,6 @@ class _GroupWriter:
         self._pending: list[_Job] = []
         self._task: asyncio.Task[None] | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="cityhub-sqlite-commit")
-        self._commit_s = 0.0  # moving average of recent commit times
         self.closed = False
 
     async def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
@@ -101,15 +99,8 @@ class _GroupWriter:
             delay = min(delay * 2, 0.05)
 
     async def _commit(self) -> None:
-        # A fast fsync (SSD) is cheaper to wait for on the loop than to hand to a thread; a
-        # slow one (network or spinning disk) must not stall every other request meanwhile.
-        started = time.perf_counter()
-        if self._commit_s < _INLINE_COMMIT_S:
-            self.conn.execute("COMMIT")
-        else:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._committer, self.conn.execute, "COMMIT")
-        self._commit_s = 0.8 * self._commit_s + 0.2 * (time.perf_counter() - started)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._committer, self.conn.execute, "COMMIT")
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
