@@ -76,6 +76,10 @@ class RulesService:
         version = await self.store.version()
         rules: dict[str, dict[str, Rule]] = {}
         for stored in await self.store.every():
+            known = self.rules.get(stored.tenant, {}).get(stored.id)
+            if known is not None and known.doc == stored.doc:
+                rules.setdefault(known.tenant, {})[known.id] = known  # compiled already
+                continue
             try:
                 rule = self.compile(stored)
             except CityhubError:
@@ -275,7 +279,7 @@ class RulesService:
 
     async def create(self, tenant: str, body: Any) -> Rule:
         """Add a rule (BadRequestData if invalid, AlreadyExists if its id is taken)."""
-        await self.reload()
+        await self.refresh()  # other workers' changes, for the references it may make
         rule = self.check_rule(tenant, body)
         await self.store.insert(tenant, rule.id, rule.doc)
         await self.reload()
@@ -283,7 +287,7 @@ class RulesService:
 
     async def replace(self, tenant: str, rule_id: str, body: Any) -> Rule:
         """Replace a rule; its state is kept unless what it evaluates changed."""
-        await self.reload()
+        await self.refresh()
         rule = self.check_rule(tenant, body, rule_id)
         old = await self.store.get(tenant, rule_id)
         if old is None:
