@@ -215,6 +215,21 @@ def make_change(seq: int, tenant: str, outcome: Outcome, at: str) -> Change:
     return change
 
 
+def distinct_runs(mutations: Sequence[Mutation]) -> list[Sequence[Mutation]]:
+    """``mutations`` cut, in order, into runs naming each entity once (so each run can read
+    its entities in bulk and write them in bulk)."""
+    runs: list[Sequence[Mutation]] = []
+    start, seen = 0, set[str]()
+    for i, m in enumerate(mutations):
+        if m.entity_id in seen:
+            runs.append(mutations[start:i])
+            start, seen = i, set[str]()
+        seen.add(m.entity_id)
+    if start < len(mutations):
+        runs.append(mutations[start:])
+    return runs
+
+
 def decide(m: Mutation, before: Entity | None) -> Outcome:
     """Run a mutation's function on the current state (no I/O): the outcome to write."""
     if m.create_only and before is not None:

@@ -317,9 +317,13 @@ class SQLiteStorage:
 
         def run(conn: sqlite3.Connection) -> list[Outcome]:
             self._ensure_tenant(conn, tenant)
-            if len(mutations) > 1 and len({m.entity_id for m in mutations}) == len(mutations):
-                return self._apply_many(conn, tenant, mutations)
-            return [self._apply_one(conn, tenant, m) for m in mutations]
+            outcomes: list[Outcome] = []
+            for part in base.distinct_runs(mutations):  # twice: the second sees the first
+                if len(part) > 1:
+                    outcomes.extend(self._apply_many(conn, tenant, part))
+                else:
+                    outcomes.append(self._apply_one(conn, tenant, part[0]))
+            return outcomes
 
         outcomes: list[Outcome] = await self._write(run)
         self._tenants.add(tenant)

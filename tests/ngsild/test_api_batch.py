@@ -501,3 +501,24 @@ async def test_query_answers_geo_json_when_asked(
     (feature,) = body["features"]
     assert feature["id"] == "urn:ngsi-ld:Place:city-hall"
     assert feature["geometry"]["type"] == "Point"
+
+
+async def test_an_entity_twice_in_one_batch_is_written_in_order(client: httpx.AsyncClient) -> None:
+    """A device's two readings in one batch (an ingest gateway's): the second sees the first,
+    and queries find the last value only."""
+    batch = [
+        sensor(1, temp=20, hum=50),
+        sensor(2, temp=5),
+        sensor(1, temp=21),
+        sensor(3, temp=7),
+        sensor(1, temp=22),
+    ]
+    r = await client.post(f"{BATCH}/upsert?options=update", json=batch)
+    assert r.status_code == 201 and sorted(r.json()) == [
+        f"urn:ngsi-ld:Sensor:{n}" for n in (1, 2, 3)
+    ]
+    one = await retrieve(client, "urn:ngsi-ld:Sensor:1")
+    assert one["temp"]["value"] == 22 and one["hum"]["value"] == 50  # updates kept the rest
+    for q, found in (("temp==22", ["1"]), ("temp==20", []), ("temp==21", []), ("hum==50", ["1"])):
+        r = await client.get("/ngsi-ld/v1/entities", params={"type": "Sensor", "q": q})
+        assert [e["id"].rsplit(":", 1)[1] for e in r.json()] == found, q

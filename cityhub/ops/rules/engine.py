@@ -278,6 +278,12 @@ class Engine:
                 else:
                     self.by_type.setdefault((tenant, rule.entity_type), []).append(rule)
         self.index = {k: TypeIndex(found) for k, found in self.by_type.items()}
+        #: (tenant, watched type) -> the types of the places its geofence rules look near
+        self.near_types: dict[tuple[str, str], set[str]] = {}
+        for key, watching in self.by_type.items():
+            near = {rule.near.entity_type for rule in watching if rule.near is not None}
+            if near:
+                self.near_types[key] = near
 
     def rule(self, tenant: str, rule_id: str) -> Rule | None:
         return self.rules.get(tenant, {}).get(rule_id)

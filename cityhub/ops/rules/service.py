@@ -230,11 +230,12 @@ class RulesService:
                     cached[1][change.entity_id] = where
 
     async def _load_places(self, engine: Engine, changes: list[Change]) -> None:
+        near = engine.near_types
         wanted = {
-            (rule.tenant, rule.near.entity_type)
+            (change.tenant, place)
             for change in changes
-            for rule in engine.concerned(change)
-            if rule.near is not None
+            for kind in change.entity.get("type", ())
+            for place in near.get((change.tenant, kind), ())
         }
         for tenant, kind in wanted:
             await self.places(tenant, kind)
