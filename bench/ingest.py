@@ -2,7 +2,7 @@
 
 Starts a Mosquitto broker from the installed binary, configured for lossless ingest
 (``max_queued_messages 0``: Mosquitto's default of 1,000 drops QoS 1 messages queued for a slow
-subscriber; ``max_inflight_messages 64``), or uses ``--broker host:port``; starts ``cityhub
+subscriber; ``max_inflight_messages 1000``), or uses ``--broker host:port``; starts ``cityhub
 serve --mqtt`` (SQLite, durable writes), provisions a service group, then:
 
 1. **throughput**: ``--measures`` messages (one measure each, over ``--devices`` devices) are

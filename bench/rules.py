@@ -6,9 +6,9 @@ probe), then updates ``--stations`` stations at ``--rate`` changes/s (batches of
 ``--seconds``. Meanwhile a probe station is pushed over the probe threshold every 200 ms; the
 time from its write being acknowledged to its event arriving on the live feed
 (``/cityhub/v1/events/stream``) is the event-raise latency (p50/p99), next to the bare write
-round trip of the same run.
+round trip of the same run. The load goes over ``--loaders`` connections at once.
 
-    python bench/rules.py [--rules 1000] [--rate 1000] [--seconds 20]
+    python bench/rules.py [--rules 1000] [--rate 1000] [--seconds 20] [--loaders 4]
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--loaders", type=int, default=4, help="connections sending the load, each rate/N"
+    )
     args = parser.parse_args()
-    rng = random.Random(5)
     with tempfile.TemporaryDirectory() as tmp:
         hub = cityhub(f"sqlite:///{tmp}/rules.db")
         base = f"http://127.0.0.1:{hub.port}"
@@ -92,17 +94,21 @@ def main() -> None:
             ).start()
             ready.wait(10)
             stop = time.monotonic() + args.seconds
-            sent = [0]
+            sent = [0] * args.loaders
 
-            def load() -> None:
+            def load(seed: int) -> None:
+                # one connection of several: a single one would wait for each answer in turn
+                # and measure its round trip, not the hub (100 changes per 12 ms = 8,000/s)
+                rate = args.rate / args.loaders
+                lrng = random.Random(seed)
                 with httpx.Client(base_url=base, timeout=60) as lc:
                     start, n = time.monotonic(), 0
                     while time.monotonic() < stop:
                         batch = [
                             {
-                                "id": f"urn:ngsi-ld:{AQ}:s{rng.randrange(args.stations):05d}",
+                                "id": f"urn:ngsi-ld:{AQ}:s{lrng.randrange(args.stations):05d}",
                                 "type": AQ,
-                                "pm25": {"type": "Property", "value": rng.uniform(5, 60)},
+                                "pm25": {"type": "Property", "value": lrng.uniform(5, 60)},
                             }
                             for _ in range(100)
                         ]
@@ -112,14 +118,17 @@ def main() -> None:
                             json=batch,
                         ).raise_for_status()
                         n += 100
-                        sent[0] = n
-                        delay = start + n / args.rate - time.monotonic()
+                        sent[seed] = n
+                        delay = start + n / rate - time.monotonic()
                         if delay > 0:
                             time.sleep(delay)
 
-            loader = threading.Thread(target=load, daemon=True)
+            loaders = [
+                threading.Thread(target=load, args=(i,), daemon=True) for i in range(args.loaders)
+            ]
             t0 = time.monotonic()
-            loader.start()
+            for loader in loaders:
+                loader.start()
             latencies, writes, k = [], [], 0
             while time.monotonic() < stop:
                 k += 1
@@ -143,8 +152,9 @@ def main() -> None:
                 except queue.Empty:
                     latencies.append(10.0)
                 time.sleep(0.2)
-            loader.join(timeout=60)
-            rate = sent[0] / (time.monotonic() - t0)
+            for loader in loaders:
+                loader.join(timeout=60)
+            rate = sum(sent) / (time.monotonic() - t0)
             c.close()
         finally:
             hub.stop()
