@@ -152,7 +152,9 @@ def _check(doc: Any, what: str, known: set[str]) -> dict[str, Any]:
     _attr_list(doc, "lazy", what, values=False)
     _attr_list(doc, "commands", what, values=False)
     _attr_list(doc, "static_attributes", what, values=True)
-    return dict(doc)
+    # a text member given as null is one not given (kept, it would be read back as null where
+    # clients expect text or nothing)
+    return {k: v for k, v in doc.items() if not (v is None and k in _TEXT)}
 
 
 def parse_groups(body: Any) -> list[dict[str, Any]]:

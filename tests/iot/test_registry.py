@@ -291,3 +291,19 @@ async def test_devices_need_not_name_their_tenant(client: httpx.AsyncClient) -> 
     assert r.status_code == 200, r.text  # the API key's group is in tenant gwacheon
     spot = await _entity(client, "urn:ngsi-ld:ParkingSpot:gc-001")
     assert spot["status"]["value"] == "free"
+
+
+async def test_text_members_given_as_null_are_left_out(client: httpx.AsyncClient) -> None:
+    """A group or device with ``"description": null`` is provisioned as if it had none, and
+    read back without it (not as a null where clients expect text)."""
+    group = GROUP | {"description": None, "subservice": None, "timezone": None}
+    r = await client.post("/iot/services", json={"services": [group]}, headers=CITY)
+    assert r.status_code == 201, r.text
+    device = SENSOR | {"description": None, "endpoint": None}
+    r = await client.post("/iot/devices", json={"devices": [device]}, headers=CITY)
+    assert r.status_code == 201, r.text
+    [listed] = (await client.get("/iot/services", headers=CITY)).json()["services"]
+    assert {"description", "subservice", "timezone"}.isdisjoint(listed)
+    assert listed["service_path"] == "/parking"
+    got = (await client.get("/iot/devices/spot-001", headers=CITY)).json()
+    assert {"description", "endpoint"}.isdisjoint(got)
