@@ -52,6 +52,7 @@ class Follower:
         self._recent: list[Change] = []  # from the bus, sorted by seq
         self._published = 0  # the last change published on the bus here
         self._look = True  # read the log on the next call (the first: a restart's backlog)
+        self._closed = False
         self._unsubscribe = bus.subscribe(self._on_changes)
 
     def _on_changes(self, changes: Sequence[Change]) -> None:
@@ -77,9 +78,16 @@ class Follower:
         self._recent.clear()
 
     def close(self) -> None:
-        """Stop listening to the bus (again: nothing)."""
+        """Stop listening to the bus (again: nothing); a reader waiting on :attr:`woken`
+        wakes and sees :meth:`closed`."""
         self._unsubscribe()
         self._unsubscribe = lambda: None
+        self._closed = True
+        self.woken.set()
+
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
 
     def _from_memory(self) -> ChangePage | None:
         recent = self._recent
@@ -195,8 +203,9 @@ class ChangeFeed:
                 if page.upto == self.cursor:
                     await self._store_cursor()
                     self._caught_up.set()
-                    try:
-                        await asyncio.wait_for(self._log.woken.wait(), self.poll_s)
+                    try:  # (asyncio.timeout: wait_for may swallow a cancellation)
+                        async with asyncio.timeout(self.poll_s):
+                            await self._log.woken.wait()
                     except TimeoutError:
                         self._log.wake()  # other workers' writes are in the log only
                     continue

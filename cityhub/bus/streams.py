@@ -89,10 +89,13 @@ class LiveTail(Generic[F]):
         follow = self._log
         await follow.skip()
         while True:
-            try:
-                await asyncio.wait_for(follow.woken.wait(), self.poll_s)
+            try:  # (asyncio.timeout: wait_for may swallow a cancellation)
+                async with asyncio.timeout(self.poll_s):
+                    await follow.woken.wait()
             except TimeoutError:
                 follow.wake()  # other workers' writes are in the log only
+            if follow.closed():
+                return  # shutting down: the storage closes next
             follow.woken.clear()
             try:
                 if not self._streams:
@@ -106,6 +109,8 @@ class LiveTail(Generic[F]):
                     if self._streams:
                         self.fan_out(page.changes)
             except Exception:  # noqa: BLE001 - a live view goes on after a database hiccup
+                if follow.closed():
+                    return  # the storage closed under it at shutdown: nothing to report
                 log.exception("%s: reading the change log failed", type(self).__name__)
 
     def fan_out(self, changes: list[Change]) -> None:

@@ -255,3 +255,23 @@ async def test_a_follower_in_step_with_the_bus_reads_nothing_back_from_the_log(
         assert await drain() == [other]
         assert counted.reads == 2
         follow.close()
+
+
+async def test_a_live_tail_ends_by_itself_when_closed(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At shutdown the live feeds' tails are closed before the storage is: a closed tail ends
+    on its own, cancelled or not, and says nothing (it used to go on reading a closed storage
+    and log its failures as tracebacks in a stopping server's output)."""
+    from cityhub.ops.live import LiveFeed
+
+    app = create_app(settings)
+    hub = app.state.hub
+    async with app.router.lifespan_context(app):
+        tail = LiveFeed(hub.storage, hub.bus, poll_s=0.02)
+        task = asyncio.create_task(tail.run())
+        await asyncio.sleep(0.1)  # idle polls: nobody listens
+        tail.close()
+        await asyncio.wait_for(task, 2)
+        assert task.done() and not task.cancelled()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
