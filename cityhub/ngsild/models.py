@@ -8,6 +8,7 @@ names with the request's :class:`ActiveContext`, and rejects anything invalid wi
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,9 +52,21 @@ _VALUE_KEYS = frozenset(
 )
 
 
+_NOW: tuple[int, str] = (0, "")  # the last millisecond formatted, and its text
+
+
 def now_iso() -> str:
-    """The current time as an NGSI-LD DateTime (UTC, milliseconds)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
+    """The current time as an NGSI-LD DateTime (UTC, milliseconds); formatted once a
+    millisecond (every write of a batch asks)."""
+    global _NOW
+    ms = time.time_ns() // 1_000_000
+    last = _NOW
+    if last[0] == ms:
+        return last[1]
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+    text = moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
+    _NOW = (ms, text)
+    return text
 
 
 def is_uri(value: Any) -> bool:
