@@ -73,6 +73,16 @@ class Follower:
         self._look = True
         self.woken.set()
 
+    async def wait(self, poll_s: float) -> None:
+        """Wait for a publication or :meth:`wake`; after ``poll_s`` without one, look at the
+        log anyway (other workers' writes are in the log only). (``asyncio.timeout``:
+        ``wait_for`` may swallow a cancellation.)"""
+        try:
+            async with asyncio.timeout(poll_s):
+                await self.woken.wait()
+        except TimeoutError:
+            self.wake()
+
     def forget(self) -> None:
         """Drop what the bus delivered (the cursor moved elsewhere): read the log next."""
         self._recent.clear()
@@ -203,11 +213,7 @@ class ChangeFeed:
                 if page.upto == self.cursor:
                     await self._store_cursor()
                     self._caught_up.set()
-                    try:  # (asyncio.timeout: wait_for may swallow a cancellation)
-                        async with asyncio.timeout(self.poll_s):
-                            await self._log.woken.wait()
-                    except TimeoutError:
-                        self._log.wake()  # other workers' writes are in the log only
+                    await self._log.wait(self.poll_s)
                     continue
                 wrote = await self.handler(page.changes, self.stored, page.upto)
                 self._log.cursor = page.upto

@@ -89,11 +89,7 @@ class LiveTail(Generic[F]):
         follow = self._log
         await follow.skip()
         while True:
-            try:  # (asyncio.timeout: wait_for may swallow a cancellation)
-                async with asyncio.timeout(self.poll_s):
-                    await follow.woken.wait()
-            except TimeoutError:
-                follow.wake()  # other workers' writes are in the log only
+            await follow.wait(self.poll_s)
             if follow.closed():
                 return  # shutting down: the storage closes next
             follow.woken.clear()
