@@ -9,7 +9,7 @@
 import {
   CAI_COLORS, CROSSWALK_COLORS, CROSSWALK_MANY, GREY, PANEL_COLORS, PARKING_COLORS, SAFETY_COLORS,
   SEVERITY_COLORS, VIOLATION_COLORS, cai, crosswalkLevel, panelLevel, parkingLevel, violationLevel,
-  violationStanding,
+  STANDING_Q, violationStanding,
 } from './styles.js';
 
 const base = { weight: 1.5, color: '#0b1620', fillOpacity: 0.9, opacity: 1 };
@@ -141,7 +141,7 @@ export const LAYERS = [
     id: 'violation',
     type: 'ParkingViolation',
     attrs: ['zoneName', 'zoneCategory', 'status', 'confirmedAt', 'fineAmount', 'location'],
-    q: '!status|status=="open","detected","confirmed","notified"',
+    q: STANDING_Q,
     shows: (e) => violationStanding(e.status),
     cluster: true,
     level: (e) => violationLevel(e.zoneCategory),

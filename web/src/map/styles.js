@@ -84,11 +84,13 @@ export const CROSSWALK_COLORS = { none: '#2fbf71', some: '#f5b700', many: '#ff4d
 
 // A ParkingViolation still standing (cityhub/ops/linked.py, _STANDING: no status yet, or one
 // of these): a car is there now.
-const STANDING = new Set(['open', 'detected', 'confirmed', 'notified']);
+export const STANDING = ['open', 'detected', 'confirmed', 'notified'];
 /** Whether a parking violation's car is still standing there. */
 export function violationStanding(status) {
-  return status === undefined || status === null || STANDING.has(status);
+  return status === undefined || status === null || STANDING.includes(status);
 }
+/** The NGSI-LD q selecting the standing violations (the same rule, for the server). */
+export const STANDING_Q = `!status|status==${STANDING.map((s) => `"${s}"`).join(',')}`;
 /** A violation's zone category -> fire (a hydrant or fire facility: in the way of 119) or other. */
 export function violationLevel(zoneCategory) {
   return zoneCategory === 'hydrant' || zoneCategory === 'fireFacility' ? 'fire' : 'other';
