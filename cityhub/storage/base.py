@@ -281,23 +281,31 @@ def _num(v: Any) -> float | None:
     return None
 
 
-def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
+def name_is(interned: bool) -> str:
+    """SQL matching ``attr_idx.name`` to one attribute IRI parameter: the IRI itself, or,
+    where the backend interns names (SQLite, ``attr_names``), its number."""
+    return "(SELECT nid FROM attr_names WHERE name = ?)" if interned else "?"
+
+
+def q_narrowing(expr: qlang.QExpr, *, interned: bool = False) -> tuple[str, list[Any]] | None:
     """SQL (over alias ``e``) whose rows include every entity ``expr`` can match, or None.
 
     Uses the ``attr_idx(eid, name, num, str)`` table; exactness is left to entity_matches.
     """
     if isinstance(expr, qlang.And):
-        parts = [p for p in (q_narrowing(i) for i in expr.items) if p is not None]
+        parts = [
+            p for p in (q_narrowing(i, interned=interned) for i in expr.items) if p is not None
+        ]
         if not parts:
             return None
         return " AND ".join(f"({s})" for s, _ in parts), [x for _, ps in parts for x in ps]
     if isinstance(expr, qlang.Or):
-        parts_or = [q_narrowing(i) for i in expr.items]
+        parts_or = [q_narrowing(i, interned=interned) for i in expr.items]
         if any(p is None for p in parts_or):
             return None
         ok = [p for p in parts_or if p is not None]
         return " OR ".join(f"({s})" for s, _ in ok), [x for _, ps in ok for x in ps]
-    exists = "e.pk IN (SELECT eid FROM attr_idx WHERE name = ?{cond})"
+    exists = f"e.pk IN (SELECT eid FROM attr_idx WHERE name = {name_is(interned)}{{cond}})"
     if isinstance(expr, qlang.Exists):
         return exists.format(cond=""), [expr.path.attr]
     if isinstance(expr, qlang.Compare):
@@ -334,18 +342,21 @@ def q_narrowing(expr: qlang.QExpr) -> tuple[str, list[Any]] | None:
     return None
 
 
-def query_narrowing(query: EntityQuery, *, driven: bool = False) -> Narrowing:
+def query_narrowing(
+    query: EntityQuery, *, driven: bool = False, interned: bool = False
+) -> Narrowing:
     """Backend-neutral narrowing clauses for ids, types, attrs and q (geo is per backend).
 
     The most selective index drives: ids, then q's value index, then types; the later
     selectors become correlated look-ups so the planner cannot pick them as the driver.
     ``driven``: the caller adds a selector that drives (a geo index), so types never do.
+    ``interned``: ``attr_idx.name`` holds ``attr_names.nid`` (SQLite), not the IRI.
     """
     n = Narrowing()
     if query.ids is not None:
         n.clauses.append(f"e.id IN ({','.join('?' * len(query.ids))})")
         n.params.extend(sorted(query.ids))
-    narrowed = q_narrowing(query.q) if query.q is not None else None
+    narrowed = q_narrowing(query.q, interned=interned) if query.q is not None else None
     if narrowed is not None:
         n.clauses.append(narrowed[0])
         n.params.extend(narrowed[1])
@@ -362,6 +373,8 @@ def query_narrowing(query: EntityQuery, *, driven: bool = False) -> Narrowing:
         n.clauses.append(" OR ".join(f"({a})" for a in alts))
     if query.attrs is not None:
         marks = ",".join("?" * len(query.attrs))
+        if interned:
+            marks = f"SELECT nid FROM attr_names WHERE name IN ({marks})"
         n.clauses.append(
             f"EXISTS (SELECT 1 FROM attr_idx a WHERE a.eid = e.pk AND a.name IN ({marks}))"
         )

@@ -48,9 +48,12 @@ class _GroupWriter:
     write to another Python thread, which costs more than the SQL itself.
     """
 
-    def __init__(self, conn: sqlite3.Connection, max_batch: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, max_batch: int, on_rollback: Callable[[], None]
+    ) -> None:
         self.conn = conn
         self._max_batch = max_batch
+        self._on_rollback = on_rollback
         self._pending: list[_Job] = []
         self._task: asyncio.Task[None] | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="cityhub-sqlite-commit")
@@ -105,6 +108,7 @@ class _GroupWriter:
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.execute("ROLLBACK")
+        self._on_rollback()
 
     async def _run_group(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
         try:
@@ -153,6 +157,7 @@ class SQLiteStorage:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._tenants: set[str] = {""}
+        self._nids: dict[str, int] = {}  # attribute IRI -> attr_names.nid, as committed
         self._loop_conn: sqlite3.Connection | None = None
         self._checkpoints = threading.Event()  # set to stop the checkpointer
         self._checkpointing: threading.Thread | None = None
@@ -214,7 +219,7 @@ class SQLiteStorage:
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
-        self._writer = _GroupWriter(self._connect_writer(), self._max_batch)
+        self._writer = _GroupWriter(self._connect_writer(), self._max_batch, self._nids.clear)
         self._checkpoints.clear()
         self._checkpointing = threading.Thread(
             target=self._checkpointer, name="cityhub-sqlite-checkpoint", daemon=True
@@ -351,8 +356,8 @@ class SQLiteStorage:
         inserts: list[tuple[int, str, str, bytes]] = []
         fresh: list[tuple[int, Entity]] = []
         updates: list[tuple[bytes, int]] = []
-        unindexed: list[tuple[int, str]] = []
-        reindexed: list[tuple[int, str, int, str, float | None, str | None]] = []
+        unindexed: list[tuple[int, int]] = []
+        reindexed: list[tuple[int, int, int, str, float | None, str | None]] = []
         logged: list[tuple[int, str, str, str, str, bytes, bytes]] = []
         for m in mutations:
             row = current.get(m.entity_id)
@@ -367,8 +372,10 @@ class SQLiteStorage:
                 changed = base.changed_attributes(before, after)
                 if after is not None and changed is not None:  # the common update: in bulk
                     updates.append((doc, row[0]))
-                    unindexed.extend((row[0], n) for n in changed)
-                    reindexed.extend(_value_rows(row[0], base.changed_value_rows(after, changed)))
+                    unindexed.extend((row[0], self._nid(conn, n)) for n in changed)
+                    reindexed.extend(
+                        self._value_rows(conn, row[0], base.changed_value_rows(after, changed))
+                    )
                 else:
                     if after is None:
                         conn.execute("DELETE FROM entities WHERE pk = ?", (row[0],))
@@ -385,7 +392,7 @@ class SQLiteStorage:
         conn.executemany("DELETE FROM attr_idx WHERE eid = ? AND name = ?", unindexed)
         conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", reindexed)
         conn.executemany("INSERT INTO entities (pk, tenant, id, doc) VALUES (?, ?, ?, ?)", inserts)
-        _index_new(conn, fresh)
+        self._index_new(conn, fresh)
         conn.executemany(_LOG_INSERT, logged)
         return outcomes
 
@@ -417,20 +424,20 @@ class SQLiteStorage:
         conn.execute(_LOG_INSERT, _log_row(change, doc))
         return outcome
 
-    @staticmethod
     def _reindex(
-        conn: sqlite3.Connection, pk: int, before: Entity | None, after: Entity | None
+        self, conn: sqlite3.Connection, pk: int, before: Entity | None, after: Entity | None
     ) -> None:
         """Move one entity's index rows from ``before`` to ``after``; an update that leaves
         types and geometries alone rewrites only the changed attributes' rows."""
         changed = base.changed_attributes(before, after)
         if changed is not None:
             conn.executemany(
-                "DELETE FROM attr_idx WHERE eid = ? AND name = ?", [(pk, n) for n in changed]
+                "DELETE FROM attr_idx WHERE eid = ? AND name = ?",
+                [(pk, self._nid(conn, n)) for n in changed],
             )
             conn.executemany(
                 "INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)",
-                _value_rows(pk, base.changed_value_rows(after, changed)),
+                self._value_rows(conn, pk, base.changed_value_rows(after, changed)),
             )
             return
         if before is not None:
@@ -442,7 +449,53 @@ class SQLiteStorage:
                 [(pk * _GEO_SLOTS + n,) for n in range(len(old_boxes))],
             )
         if after is not None:
-            _index_new(conn, [(pk, after)])
+            self._index_new(conn, [(pk, after)])
+
+    def _nid(self, conn: sqlite3.Connection, name: str) -> int:
+        """The number ``attr_idx`` keys an attribute IRI by (inside the write transaction;
+        a rolled-back transaction clears the cache, since its new numbers are gone)."""
+        nid = self._nids.get(name)
+        if nid is None:
+            conn.execute("INSERT OR IGNORE INTO attr_names (name) VALUES (?)", (name,))
+            nid = self._nids[name] = conn.execute(
+                "SELECT nid FROM attr_names WHERE name = ?", (name,)
+            ).fetchone()[0]
+        return nid
+
+    def _value_rows(
+        self,
+        conn: sqlite3.Connection,
+        pk: int,
+        values: list[tuple[str, str, float | None, str | None]],
+    ) -> list[tuple[int, int, int, str, float | None, str | None]]:
+        """Attribute-value index rows of one entity, numbering the rows of each attribute."""
+        seqs: dict[str, int] = {}
+        nids = self._nids
+        rows = []
+        for name, kind, num, text in values:
+            seq = seqs[name] = seqs.get(name, -1) + 1
+            nid = nids.get(name)
+            if nid is None:
+                nid = self._nid(conn, name)
+            rows.append((pk, nid, seq, kind, num, text))
+        return rows
+
+    def _index_new(self, conn: sqlite3.Connection, entities: list[tuple[int, Entity]]) -> None:
+        """All index rows (types, attribute values, geometries) of entities without any yet."""
+        types: list[tuple[int, str]] = []
+        values: list[tuple[int, int, int, str, float | None, str | None]] = []
+        boxes: list[tuple[int, float, float, float, float, int, str]] = []
+        for pk, entity in entities:
+            types.extend((pk, t) for t in entity["type"])
+            vals, geo_boxes = base.index_rows(entity)
+            values.extend(self._value_rows(conn, pk, vals))
+            boxes.extend(
+                (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
+                for n, (name, (minx, miny, maxx, maxy)) in enumerate(geo_boxes[:_GEO_SLOTS])
+            )
+        conn.executemany("INSERT INTO type_idx VALUES (?, ?)", types)
+        conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", values)
+        conn.executemany("INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)", boxes)
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Entities matching ``query`` (index narrowing, exact check, pagination)."""
@@ -459,9 +512,9 @@ class SQLiteStorage:
             ).fetchall()
             infos = {t: TypeInfo(t, n, {}) for t, n in counts}
             for t, name, kind in conn.execute(
-                "SELECT DISTINCT t.type, a.name, a.kind FROM type_idx t "
+                "SELECT DISTINCT t.type, n.name, a.kind FROM type_idx t "
                 "JOIN entities e ON e.pk = t.eid JOIN attr_idx a ON a.eid = t.eid "
-                "WHERE e.tenant = ?",
+                "JOIN attr_names n ON n.nid = a.name WHERE e.tenant = ?",
                 (tenant,),
             ):
                 infos[t].attrs.setdefault(name, set()).add(kind)
@@ -616,36 +669,6 @@ def _log_row(change: Change, doc: bytes) -> tuple[int, str, str, str, str, bytes
 def _change_of(row: Sequence[Any]) -> Change:
     seq, tenant, entity_id, op, at, doc, prev = row
     return Change(seq, tenant, entity_id, op, at, orjson.loads(doc), orjson.loads(prev))
-
-
-def _value_rows(
-    pk: int, values: list[tuple[str, str, float | None, str | None]]
-) -> list[tuple[int, str, int, str, float | None, str | None]]:
-    """Attribute-value index rows of one entity, numbering the rows of each attribute."""
-    seqs: dict[str, int] = {}
-    rows = []
-    for name, kind, num, text in values:
-        seq = seqs[name] = seqs.get(name, -1) + 1
-        rows.append((pk, name, seq, kind, num, text))
-    return rows
-
-
-def _index_new(conn: sqlite3.Connection, entities: list[tuple[int, Entity]]) -> None:
-    """All index rows (types, attribute values, geometries) of entities without any yet."""
-    types: list[tuple[int, str]] = []
-    values: list[tuple[int, str, int, str, float | None, str | None]] = []
-    boxes: list[tuple[int, float, float, float, float, int, str]] = []
-    for pk, entity in entities:
-        types.extend((pk, t) for t in entity["type"])
-        vals, geo_boxes = base.index_rows(entity)
-        values.extend(_value_rows(pk, vals))
-        boxes.extend(
-            (pk * _GEO_SLOTS + n, minx, maxx, miny, maxy, pk, name)
-            for n, (name, (minx, miny, maxx, maxy)) in enumerate(geo_boxes[:_GEO_SLOTS])
-        )
-    conn.executemany("INSERT INTO type_idx VALUES (?, ?)", types)
-    conn.executemany("INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)", values)
-    conn.executemany("INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)", boxes)
 
 
 def _context_row(row: Sequence[Any], *, with_body: bool) -> dict[str, Any]:

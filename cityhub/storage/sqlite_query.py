@@ -26,7 +26,7 @@ _NEAR_SLACK = 0.005  # equirectangular vs great-circle distance, generous at cit
 
 def run_query(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
     box = query.geo.search_bbox() if query.geo is not None else None
-    narrowing = base.query_narrowing(query, driven=box is not None)
+    narrowing = base.query_narrowing(query, driven=box is not None, interned=True)
     # "+e.tenant" keeps the planner off the tenant index unless ids drive the look-up
     tenant_clause = "e.tenant = ?" if query.ids is not None else "+e.tenant = ?"
     clauses = [tenant_clause, *narrowing.clauses]
