@@ -157,7 +157,7 @@ class SQLiteStorage:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._tenants: set[str] = {""}
-        self._nids: dict[str, int] = {}  # attribute IRI -> attr_names.nid, as committed
+        self._nids: dict[str, int] = {}  # attribute IRI -> attr_names.nid (cleared on rollback)
         self._loop_conn: sqlite3.Connection | None = None
         self._checkpoints = threading.Event()  # set to stop the checkpointer
         self._checkpointing: threading.Thread | None = None
@@ -470,14 +470,10 @@ class SQLiteStorage:
     ) -> list[tuple[int, int, int, str, float | None, str | None]]:
         """Attribute-value index rows of one entity, numbering the rows of each attribute."""
         seqs: dict[str, int] = {}
-        nids = self._nids
         rows = []
         for name, kind, num, text in values:
             seq = seqs[name] = seqs.get(name, -1) + 1
-            nid = nids.get(name)
-            if nid is None:
-                nid = self._nid(conn, name)
-            rows.append((pk, nid, seq, kind, num, text))
+            rows.append((pk, self._nid(conn, name), seq, kind, num, text))
         return rows
 
     def _index_new(self, conn: sqlite3.Connection, entities: list[tuple[int, Entity]]) -> None:

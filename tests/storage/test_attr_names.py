@@ -87,11 +87,11 @@ async def test_a_database_of_schema_19_is_upgraded_and_still_answers_queries(
     conn.close()
 
 
-def _with_fresh(i: int) -> dict[str, object]:
+def _entity(key: str, attr: str) -> dict[str, object]:
     return {
-        "id": f"urn:ngsi-ld:T:{i}",
+        "id": f"urn:ngsi-ld:T:{key}",
         "type": ["https://ex.org/T"],
-        "attrs": {FRESH: [{"type": "Property", "value": i}]},
+        "attrs": {attr: [{"type": "Property", "value": 1}]},
     }
 
 
@@ -107,10 +107,10 @@ async def test_a_rolled_back_name_is_interned_again_by_the_next_write(tmp_path: 
         with pytest.raises(RuntimeError):
             await storage._write(interns_then_fails)
         # another name now takes the number the rolled-back one had
-        other = {"id": "urn:ngsi-ld:T:other", "type": ["https://ex.org/T"], "attrs": {}}
-        other["attrs"] = {"https://ex.org/other": [{"type": "Property", "value": 1}]}
+        other = _entity("other", "https://ex.org/other")
         await storage.apply("", [Mutation("urn:ngsi-ld:T:other", lambda _c: other)])
-        await storage.apply("", [Mutation("urn:ngsi-ld:T:1", lambda _c: _with_fresh(1))])
+        fresh = _entity("1", FRESH)
+        await storage.apply("", [Mutation("urn:ngsi-ld:T:1", lambda _c: fresh)])
 
         def names_of_rows(conn: sqlite3.Connection) -> list[tuple[str, str]]:
             return conn.execute(
