@@ -6,7 +6,9 @@ probe), then updates ``--stations`` stations at ``--rate`` changes/s (batches of
 ``--seconds``. Meanwhile a probe station is pushed over the probe threshold every 200 ms; the
 time from its write being acknowledged to its event arriving on the live feed
 (``/cityhub/v1/events/stream``) is the event-raise latency (p50/p99), next to the bare write
-round trip of the same run. The load goes over ``--loaders`` connections at once.
+round trip of the same run. The load goes over ``--loaders`` connections at once. Once it
+stops, the time every change-log consumer (history, the air service, the rules, ...) still
+needs to catch up is printed too: a rate is sustained only if that stays near zero.
 
     python bench/rules.py [--rules 1000] [--rate 1000] [--seconds 20] [--loaders 4]
 """
@@ -28,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import cityhub, markdown_table  # noqa: E402
+from bench.run import cityhub, markdown_table, settle  # noqa: E402
 
 AQ = "AirQualityObserved"
 
@@ -155,6 +157,9 @@ def main() -> None:
             for loader in loaders:
                 loader.join(timeout=60)
             rate = sum(sent) / (time.monotonic() - t0)
+            # a rate is only sustained if every change consumer (history, air, rules, ...)
+            # kept up with it: how long they still had to work once the load stopped
+            behind_s = settle(hub)
             c.close()
         finally:
             hub.stop()
@@ -166,7 +171,8 @@ def main() -> None:
                 f"p50 {statistics.median(latencies) * 1000:.0f} ms, "
                 f"p99 {pct(latencies, 99) * 1000:.0f} ms",
                 f"{len(latencies)} probes; the probe write itself: p50 "
-                f"{statistics.median(writes) * 1000:.1f} ms; target rate {args.rate:,.0f}/s",
+                f"{statistics.median(writes) * 1000:.1f} ms; target rate {args.rate:,.0f}/s; "
+                f"consumers caught up {behind_s:.1f} s after the load stopped",
             ]
         ]
     )

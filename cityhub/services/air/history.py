@@ -20,7 +20,7 @@ is out of date (a sensor down, AirKorea's 점검중) and left out of the CAI.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from cityhub.ngsild.entity import Entity
@@ -84,13 +84,15 @@ class History:
                 )
         return latest
 
-    async def hourly(self, first: int, last: int) -> Hourly:
+    async def hourly(self, first: int, last: int, of: Collection[str] | None = None) -> Hourly:
         """The hourly averages of the hours ``first`` .. ``last`` (hour starts, µs) of each
-        pair, in its unit; hours without values are absent."""
-        if not self.sids:
+        pair (of the entities ``of`` only, if given), in its unit; hours without values are
+        absent."""
+        sids = [sid for sid, key in self.sids.items() if of is None or key[0] in of]
+        if not sids:
             return {}
         tf = TimeFilter(OBSERVED_AT, BETWEEN, first, last + HOUR)
-        found = await self.store.aggregate(list(self.sids), tf, Periods(first, width=HOUR), ["avg"])
+        found = await self.store.aggregate(sids, tf, Periods(first, width=HOUR), ["avg"])
         means: Hourly = {}
         for sid, buckets in found.items():
             for _, index, avg in buckets:
@@ -110,27 +112,50 @@ class StationAir:
     cai: Cai | None
 
 
-async def station_air(
-    store: TemporalStore, tenant: str, station: Entity, min_hours: int
-) -> StationAir | None:
-    """The averages and CAI of a station from its history (None without pollutant data)."""
-    found = readings(station)
-    history = await History.of(store, tenant, {(station["id"], p): r for p, r in found.items()})
-    latest = {p: t for (_, p), t in (await history.latest()).items()}
-    if not latest:
-        return None
+async def stations_air(
+    store: TemporalStore, tenant: str, stations: Sequence[Entity], min_hours: int
+) -> dict[str, StationAir]:
+    """The averages and CAI of some stations from their history, read in bulk (one series
+    look-up, one read of the latest measures, one hourly aggregation per distinct latest
+    hour); a station without pollutant data is absent."""
+    found = {station["id"]: readings(station) for station in stations}
+    history = await History.of(
+        store, tenant, {(sid, p): r for sid, own in found.items() for p, r in own.items()}
+    )
+    latest: dict[str, dict[str, Latest]] = {}
+    for (sid, p), t in (await history.latest()).items():
+        latest.setdefault(sid, {})[p] = t
+    by_hour: dict[int, set[str]] = {}  # newest hour -> its stations
+    for sid, own in latest.items():
+        by_hour.setdefault(hour_of(max(t.observed for t in own.values())), set()).add(sid)
+    out: dict[str, StationAir] = {}
+    for newest_hour, sids in by_hour.items():
+        first = newest_hour - (23 + FRESH_HOURS) * HOUR
+        means = await history.hourly(first, newest_hour, sids)
+        for sid in sids:
+            out[sid] = _air(sid, found[sid], latest[sid], newest_hour, means, min_hours)
+    return out
+
+
+def _air(
+    sid: str,
+    found: Mapping[str, Reading],
+    latest: Mapping[str, Latest],
+    newest_hour: int,
+    means: Hourly,
+    min_hours: int,
+) -> StationAir:
+    """One station's averages and CAI from its latest measures and hourly means."""
     newest = max(latest.values(), key=lambda t: t.observed)
-    newest_hour = hour_of(newest.observed)
     fresh = {
         p: hour_of(t.observed)
         for p, t in latest.items()
         if hour_of(t.observed) >= newest_hour - FRESH_HOURS * HOUR
     }
-    means = await history.hourly(newest_hour - (23 + FRESH_HOURS) * HOUR, newest_hour)
     averages: dict[str, float] = {}
     hours: dict[str, int] = {}
     for p, own in fresh.items():
-        series = means.get((station["id"], p), {})
+        series = means.get((sid, p), {})
         if p in PM:
             window = [v for h, v in series.items() if own - 23 * HOUR <= h <= own]
             if len(window) < min_hours:

@@ -10,6 +10,7 @@ its location; a station in no district has its CAI but takes part in no alert.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,12 +96,17 @@ class District:
         return {"id": self.id, "name": self.name}
 
 
-async def every(hub: Hub, tenant: str, type_name: str) -> list[Entity]:
-    """Every entity of a type in the tenant (none when the tenant does not exist)."""
+async def every(
+    hub: Hub, tenant: str, type_name: str, ids: Collection[str] | None = None
+) -> list[Entity]:
+    """Every entity of a type in the tenant (of those ``ids`` only, if given; none when the
+    tenant does not exist)."""
     ctx = hub.contexts.core
     found: list[Entity] = []
+    types = parse_type_expr(type_name, ctx)
+    wanted = frozenset(ids) if ids is not None else None
     while True:
-        query = EntityQuery(types=parse_type_expr(type_name, ctx), limit=_PAGE, offset=len(found))
+        query = EntityQuery(types=types, ids=wanted, limit=_PAGE, offset=len(found))
         try:
             page = (await hub.entities.query(tenant, query)).entities
         except NonexistentTenant:

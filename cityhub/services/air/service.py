@@ -8,8 +8,9 @@ latest measure (so they have history too): ``pm10Avg24h`` and ``pm25Avg24h`` (µ
 ``airQualityIndex`` (the CAI), ``airQualityLevel`` (good … veryUnhealthy), ``caiGrade`` (1-4),
 ``dominantPollutant``, ``caiSubIndices`` and ``caiConcentrations`` (the truncated averages in
 the CAI table's units). A change that touches only those attributes — its own write — is not
-looked at again, so the write does not loop. Then it evaluates the alerts of the districts of
-the changed stations (alerting.py).
+looked at again, so the write does not loop. The stations of one page of changes are read and
+written together (one history read, one batch write). Then it evaluates the alerts of the
+districts of the changed stations (alerting.py).
 
 Its writes are not in the cursor's transaction: it returns False (the feed stores the cursor),
 and a replay after a crash computes the same values (written only when they differ) and finds
@@ -19,7 +20,7 @@ the events as it left them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cityhub.bus import DELETE, Change, ChangeBus
@@ -34,7 +35,7 @@ from cityhub.ngsild.service import existing
 from cityhub.ops.events import EventService
 from cityhub.services.air.alerting import BASES, Alerting, open_alerts
 from cityhub.services.air.cai import POLLUTANTS
-from cityhub.services.air.history import PM, StationAir, station_air
+from cityhub.services.air.history import PM, StationAir, stations_air
 from cityhub.services.air.places import (
     STATION,
     District,
@@ -164,7 +165,9 @@ class AirService:
 
     async def refresh(self, tenant: str, station_ids: set[str]) -> None:
         """Recompute some stations of a tenant and evaluate their districts' alerts."""
-        stations, known = await self.places(tenant)
+        known = await districts(self.hub, tenant)
+        # without districts there are no alerts to evaluate: only the changed stations count
+        stations = await every(self.hub, tenant, STATION, None if known else station_ids)
         members: dict[str, list[Entity]] = {}
         home: dict[str, District] = {}
         for station in stations:
@@ -173,11 +176,14 @@ class AirService:
                 members.setdefault(district.id, []).append(station)
                 home[station["id"]] = district
         changed = [s for s in stations if s["id"] in station_ids]
-        for station in changed:
-            try:
-                await self._recompute(tenant, station)
-            except NgsiError as err:  # its data, not the hub: the others go on
-                log.warning("air: cannot update station %s: %s", station["id"], err)
+        try:
+            await self._recompute(tenant, changed)
+        except NgsiError:  # one station's data, not the hub: find it, the others go on
+            for station in changed:
+                try:
+                    await self._recompute(tenant, [station])
+                except NgsiError as err:
+                    log.warning("air: cannot update station %s: %s", station["id"], err)
         targets = {home[s["id"]].id: home[s["id"]] for s in changed if s["id"] in home}
         if not targets:
             return
@@ -188,14 +194,26 @@ class AirService:
             except NgsiError as err:
                 log.warning("air: cannot evaluate district %s: %s", district.id, err)
 
-    async def _recompute(self, tenant: str, station: Entity) -> None:
-        air = await station_air(self.temporal.store, tenant, station, self.min_hours)
-        if air is None:
+    async def _recompute(self, tenant: str, stations: Sequence[Entity]) -> None:
+        """Write the averages and CAI of ``stations`` on them, in one batch."""
+        airs = await stations_air(self.temporal.store, tenant, stations, self.min_hours)
+        mutations = [
+            Mutation(s["id"], existing(s["id"], self._derived(s, airs[s["id"]])))
+            for s in stations
+            if s["id"] in airs
+        ]
+        if not mutations:
             return
+        result = await self.hub.entities.batch(tenant, mutations)
+        if result.errors:
+            raise result.errors[0][1]
+
+    def _derived(self, station: Entity, air: StationAir) -> Callable[[Entity], Entity]:
+        """The write of a station's derived attributes, unless a newer measure came or they
+        are unchanged."""
         ctx = self.hub.contexts.core
         body = derived_attributes(air)
         names = {ctx.expand(n) for n in DERIVED}
-
         basis = _measures(station)
 
         def write(current: Entity) -> Entity:
@@ -211,11 +229,7 @@ class AirService:
                 attrs[iri] = [{"type": "Property", "value": NULL_URI}]  # no longer known
             return merge.upsert_attrs(current, attrs, now_iso())
 
-        result = await self.hub.entities.batch(
-            tenant, [Mutation(station["id"], existing(station["id"], write))]
-        )
-        if result.errors:
-            raise result.errors[0][1]
+        return write
 
 
 def install(hub: Hub, temporal: TemporalService) -> AirService:

@@ -19,6 +19,7 @@ from tests.services.air.air_support import (
     at,
     district,
     district_id,
+    measure,
     running,
     station,
     station_id,
@@ -141,6 +142,29 @@ async def test_a_late_measure_counts_in_its_hour(settings: Settings) -> None:
         # the entity's value is the late one; the CAI is still as of the latest hour
         assert shown["latest"]["pm10"]["observedAt"] == at(1.0)
         assert shown["observedAt"] == at(2.0)
+
+
+async def test_stations_of_one_batch_each_get_the_cai_of_their_own_hours(
+    settings: Settings,
+) -> None:
+    """Stations changed together are recomputed together, each over the day ending with its
+    own latest hour (here 24 hours apart), not one shared window."""
+    settings = dataclasses.replace(settings, air_pm_min_hours=2)
+    async with running(settings) as air:
+        await air.create(station("early", 127.5, 37.0), station("late", 127.6, 37.0))
+        await air.send_hour(0, "pm10", {"early": 20})
+        await air.send_hour(24, "pm10", {"late": 100})
+        body = [
+            {"id": station_id("early"), "type": "AirQualityObserved", "pm10": measure(40, 1)},
+            {"id": station_id("late"), "type": "AirQualityObserved", "pm10": measure(60, 25)},
+        ]
+        r = await air.client.post("/ngsi-ld/v1/entityOperations/update", json=body, headers=T)
+        assert r.status_code == 204, r.text
+        await air.settle()
+        shown = {s["id"]: s for s in await air.get("stations")}
+        early, late = shown[station_id("early")], shown[station_id("late")]
+        assert (early["pm10Avg24h"], early["observedAt"]) == (30.0, at(1))
+        assert (late["pm10Avg24h"], late["observedAt"]) == (80.0, at(25))
 
 
 async def test_map_layer_and_district_filter(settings: Settings) -> None:
