@@ -197,8 +197,9 @@ class AirService:
     async def _recompute(self, tenant: str, stations: Sequence[Entity]) -> None:
         """Write the averages and CAI of ``stations`` on them, in one batch."""
         airs = await stations_air(self.temporal.store, tenant, stations, self.min_hours)
+        names = {self.hub.contexts.core.expand(n) for n in DERIVED}
         mutations = [
-            Mutation(s["id"], existing(s["id"], self._derived(s, airs[s["id"]])))
+            Mutation(s["id"], existing(s["id"], self._derived(s, airs[s["id"]], names)))
             for s in stations
             if s["id"] in airs
         ]
@@ -208,12 +209,13 @@ class AirService:
         if result.errors:
             raise result.errors[0][1]
 
-    def _derived(self, station: Entity, air: StationAir) -> Callable[[Entity], Entity]:
-        """The write of a station's derived attributes, unless a newer measure came or they
-        are unchanged."""
+    def _derived(
+        self, station: Entity, air: StationAir, names: set[str]
+    ) -> Callable[[Entity], Entity]:
+        """The write of a station's derived attributes (``names``: their IRIs), unless a
+        newer measure came or they are unchanged."""
         ctx = self.hub.contexts.core
         body = derived_attributes(air)
-        names = {ctx.expand(n) for n in DERIVED}
         basis = _measures(station)
 
         def write(current: Entity) -> Entity:
