@@ -95,11 +95,25 @@ def timed(conn: sqlite3.Connection, spent: dict[str, float], steps: list[Step]) 
     spent["commit"] += time.perf_counter() - t0
 
 
+INSERTS = [
+    ("entity", "INSERT INTO entities VALUES (?, ?, ?, ?)"),
+    ("type", "INSERT INTO type_idx VALUES (?, ?)"),
+    ("values", "INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)"),
+    ("box", "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    ("log", "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)"),
+]
+TABLES = [table for table, _ in INSERTS]
+
+
+def entity_id(i: int) -> str:
+    return f"urn:ngsi-ld:Entity:{i:07d}"
+
+
 def create_steps(start: int, attrs: list[str], interned: bool, rng: random.Random) -> list[Step]:
     """The rows of entities start+1 .. start+1000, by table."""
-    rows: dict[str, list[Row]] = {k: [] for k in ("entity", "type", "values", "box", "log")}
+    rows: dict[str, list[Row]] = {table: [] for table in TABLES}
     for i in range(start + 1, start + 1001):
-        eid = f"urn:ngsi-ld:Entity:{i:07d}"
+        eid = entity_id(i)
         rows["entity"].append((i, "", eid, DOC))
         rows["type"].append((i, NS + "Entity"))
         rows["values"].extend(value_rows(i, attrs, interned, rng))
@@ -109,23 +123,15 @@ def create_steps(start: int, attrs: list[str], interned: bool, rng: random.Rando
     return [(table, sql, rows[table]) for table, sql in INSERTS]
 
 
-INSERTS = [
-    ("entity", "INSERT INTO entities VALUES (?, ?, ?, ?)"),
-    ("type", "INSERT INTO type_idx VALUES (?, ?)"),
-    ("values", "INSERT INTO attr_idx VALUES (?, ?, ?, ?, ?, ?)"),
-    ("box", "INSERT INTO geo_idx VALUES (?, ?, ?, ?, ?, ?, ?)"),
-    ("log", "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)"),
-]
-
-
 def creates(total: int, count: int, interned: bool) -> tuple[float, dict[str, float]]:
     """Entities/s and µs per entity by table for ``total`` creates of ``count`` instances."""
     with tempfile.TemporaryDirectory() as tmp:
         conn = connect(tmp, interned)
         rng = random.Random(1)
-        spent = dict.fromkeys(["entity", "type", "values", "box", "log", "commit"], 0.0)
+        spent = dict.fromkeys([*TABLES, "commit"], 0.0)
+        attrs = attributes(count)
         for start in range(0, total, 1000):
-            timed(conn, spent, create_steps(start, attributes(count), interned, rng))
+            timed(conn, spent, create_steps(start, attrs, interned, rng))
         conn.close()
     return total / sum(spent.values()), {k: v * 1e6 / total for k, v in spent.items()}
 
@@ -139,7 +145,7 @@ def updates(stored: int, total: int) -> tuple[float, dict[str, float]]:
         for start in range(0, stored, 1000):  # the stored entities (untimed)
             timed(
                 conn,
-                dict.fromkeys(["commit", *dict(INSERTS)], 0.0),
+                dict.fromkeys([*TABLES, "commit"], 0.0),
                 create_steps(start, BENCH_ATTRS, True, rng),
             )
         spent = dict.fromkeys(["entity", "values", "log", "commit"], 0.0)
@@ -172,7 +178,7 @@ def updates(stored: int, total: int) -> tuple[float, dict[str, float]]:
                             (
                                 None,
                                 "",
-                                f"urn:ngsi-ld:Entity:{i:07d}",
+                                entity_id(i),
                                 "update",
                                 "2026-01-01T00:00:00Z",
                                 DOC,
